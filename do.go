@@ -1,0 +1,351 @@
+package uring
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/goaio/uring/ops"
+)
+
+var errDeadline = context.DeadlineExceeded
+
+// Do submits op and parks the calling goroutine until it completes.
+//
+// A negative result is returned as a syscall.Errno. If ctx is cancelled first
+// the operation is cancelled and Do returns ctx.Err(); a deadline on ctx is
+// handed to the kernel as a linked timeout. Either way Do returns only after
+// the kernel is done with op's memory, and if the operation completed anyway
+// its real result is returned. Do with a multishot op returns ErrMultishot.
+func (r *Ring) Do(ctx context.Context, op ops.Op) (Result, error) {
+	if r.closed.Load() {
+		return Result{}, ErrClosed
+	}
+	return r.pick().do(ctx, &op)
+}
+
+func (s *shard) check(op *ops.Op) error {
+	if err := op.Err(); err != nil {
+		return err
+	}
+	if !s.probe.supported[op.Opcode] {
+		return &UnsupportedError{What: "operation " + op.Opcode.String()}
+	}
+	return nil
+}
+
+func (s *shard) do(ctx context.Context, op *ops.Op) (Result, error) {
+	if err := s.check(op); err != nil {
+		return Result{}, err
+	}
+	if op.Multishot() {
+		return Result{}, ErrMultishot
+	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	idx, sl, err := s.acquire()
+	if err != nil {
+		return Result{}, err
+	}
+	var entries [2]sqe
+	n, err := s.setup(ctx, sl, op, modeWait, entries[:])
+	if err != nil {
+		return Result{}, err
+	}
+	s.stage(entries[:n], idx)
+	if done := ctx.Done(); done == nil {
+		<-sl.done
+	} else {
+		select {
+		case <-sl.done:
+		case <-done:
+			s.cancelFor(ctx, sl)
+			<-sl.done
+		}
+	}
+	if sl.counted {
+		s.woken.Add(-1)
+	}
+	res, err := s.outcome(sl)
+	s.release(idx)
+	return res, err
+}
+
+// setup fills slot sl for op and encodes its SQE into entries[0], followed by
+// a linked timeout in entries[1] when ctx has a deadline. It returns how many
+// entries to stage. On error the slot is released.
+func (s *shard) setup(ctx context.Context, sl *slot, op *ops.Op, mode slotMode, entries []sqe) (int, error) {
+	sl.mode = mode
+	sl.op = *op
+	sl.op.Flags &^= ops.FlagIOLink | ops.FlagIOHardLink // a lone op never links to a stranger's
+	sl.ctx = ctx
+	if err := s.prepare(&entries[0], sl, &sl.op); err != nil {
+		s.abort(sl)
+		return 0, err
+	}
+	n := 1
+	if dl, ok := ctx.Deadline(); ok && !sl.op.Multishot() && len(entries) > 1 {
+		d := time.Until(dl)
+		if d <= 0 {
+			s.abort(sl)
+			return 0, errDeadline
+		}
+		sl.deadline = dl
+		sc := s.scratchAt(sl)
+		sc.lts[0], sc.lts[1] = int64(d/time.Second), int64(d%time.Second)
+		entries[0].flags |= ops.FlagIOLink
+		entries[1] = sqe{opcode: uint8(ops.OpLinkTimeout), fd: -1, len: 1,
+			addr: scratchAddr(&sc.lts), userData: tagInternal | entries[0].userData}
+		n = 2
+	}
+	sl.busy.Store(true) // publishes the slot to the dispatcher
+	return n, nil
+}
+
+// abort undoes setup for a request that was never submitted.
+func (s *shard) abort(sl *slot) {
+	s.finishCleanup(sl)
+	s.release(sl.idx)
+}
+
+// cancelFor cancels sl's request because its ctx is done. A deadline already
+// armed as a linked timeout needs no cancel: the kernel fires it.
+func (s *shard) cancelFor(ctx context.Context, sl *slot) {
+	if !sl.deadline.IsZero() && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return
+	}
+	s.cancel(s.userData(sl.idx))
+}
+
+// DoBatch submits batch in one submission, in order, and waits for all of
+// them; results[i] receives batch[i]'s completion (see Result.Err). Ops with
+// Link or HardLink set form a chain with the op after them; the last op's
+// link flags are ignored. If ctx is done first the remaining ops are cancelled
+// and DoBatch returns ctx.Err() after every op completed.
+func (r *Ring) DoBatch(ctx context.Context, batch []ops.Op, results []Result) error {
+	if r.closed.Load() {
+		return ErrClosed
+	}
+	if len(results) < len(batch) {
+		return errors.New("uring: DoBatch: results shorter than batch")
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	return r.pick().doBatch(ctx, batch, results)
+}
+
+func (s *shard) doBatch(ctx context.Context, batch []ops.Op, results []Result) error {
+	if len(batch) > s.stageCap || len(batch) > len(s.slots) {
+		return ErrBatchTooLarge
+	}
+	for i := range batch {
+		if err := s.check(&batch[i]); err != nil {
+			return err
+		}
+		if batch[i].Multishot() {
+			return ErrMultishot
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	idx := make([]int32, len(batch))
+	if err := s.acquireN(idx); err != nil {
+		return err
+	}
+	entries := make([]sqe, len(batch))
+	for i := range batch {
+		sl := &s.slots[idx[i]]
+		sl.mode = modeWait
+		sl.op = batch[i]
+		sl.ctx = ctx
+		if i == len(batch)-1 {
+			sl.op.Flags &^= ops.FlagIOLink | ops.FlagIOHardLink
+		}
+		if err := s.prepare(&entries[i], sl, &sl.op); err != nil {
+			for _, j := range idx {
+				s.abort(&s.slots[j])
+			}
+			return err
+		}
+	}
+	for _, i := range idx {
+		s.slots[i].busy.Store(true)
+	}
+	s.stage(entries, -1)
+	done := ctx.Done()
+	cancelled := false
+	for i, j := range idx {
+		sl := &s.slots[j]
+		if done == nil {
+			<-sl.done
+		} else {
+			select {
+			case <-sl.done:
+			case <-done:
+				cancelled = true
+				for _, k := range idx[i:] {
+					s.cancel(s.userData(k))
+				}
+				<-sl.done
+				done = nil
+			}
+		}
+		if sl.counted {
+			s.woken.Add(-1)
+		}
+		results[i], _ = s.outcome(sl)
+		s.release(j)
+	}
+	if cancelled {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// Async submits op and returns at once; fn runs with the result when op
+// completes, on the goroutine that reaped it. fn must not block for long:
+// completions behind it wait. It may submit more operations.
+func (r *Ring) Async(ctx context.Context, op ops.Op, fn func(Result, error)) error {
+	if fn == nil {
+		return errors.New("uring: Async: nil callback")
+	}
+	_, err := r.start(ctx, &op, modeCallback, fn, nil)
+	return err
+}
+
+// Future is an operation in flight whose result can be awaited or selected on.
+type Future struct {
+	done chan struct{}
+	res  Result
+	err  error
+	id   uint64
+	s    *shard
+	ac   *afterCancel
+}
+
+// Submit submits op and returns a Future for its result. The Future's
+// resources are released when the operation completes, whether or not the
+// result is ever read.
+func (r *Ring) Submit(ctx context.Context, op ops.Op) (*Future, error) {
+	f := &Future{done: make(chan struct{})}
+	if _, err := r.start(ctx, &op, modeFuture, nil, f); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Done is closed when the operation has completed.
+func (f *Future) Done() <-chan struct{} { return f.done }
+
+// Wait blocks until the operation completes and returns its result.
+func (f *Future) Wait() (Result, error) {
+	<-f.done
+	return f.res, f.err
+}
+
+// ID is the request's ID: the target for ops.AsyncCancel, ops.PollRemove
+// and ops.TimeoutRemove.
+func (f *Future) ID() uint64 { return f.id }
+
+// Cancel asks the kernel to cancel the operation; Wait then reports
+// syscall.ECANCELED unless it completed first.
+func (f *Future) Cancel() {
+	select {
+	case <-f.done:
+	default:
+		f.s.cancel(f.id)
+	}
+}
+
+// afterCancel ties a request to ctx: ctx's end cancels it, and its completion
+// unregisters the hook so long-lived contexts do not collect them.
+type afterCancel struct {
+	mu       sync.Mutex
+	finished bool
+	stop     func() bool
+}
+
+func (a *afterCancel) finish() {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	a.finished = true
+	stop := a.stop
+	a.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+func (s *shard) hookContext(ctx context.Context, ud uint64, a *afterCancel) {
+	stop := context.AfterFunc(ctx, func() { s.cancel(ud) })
+	a.mu.Lock()
+	if a.finished {
+		a.mu.Unlock()
+		stop()
+		return
+	}
+	a.stop = stop
+	a.mu.Unlock()
+}
+
+// start submits op for a callback or future and returns without waiting.
+func (r *Ring) start(ctx context.Context, op *ops.Op, mode slotMode, fn func(Result, error), f *Future) (uint64, error) {
+	if r.closed.Load() {
+		return 0, ErrClosed
+	}
+	s := r.pick()
+	if err := s.check(op); err != nil {
+		return 0, err
+	}
+	if op.Multishot() {
+		return 0, ErrMultishot
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	_, sl, err := s.acquire()
+	if err != nil {
+		return 0, err
+	}
+	var a *afterCancel
+	if ctx.Done() != nil {
+		a = &afterCancel{}
+	}
+	sl.cb, sl.fut, sl.after = fn, f, a
+	var entries [2]sqe
+	n, err := s.setup(ctx, sl, op, mode, entries[:])
+	if err != nil {
+		return 0, err
+	}
+	ud := entries[0].userData
+	if f != nil {
+		f.id, f.s = ud, s
+	}
+	s.stage(entries[:n], -1)
+	if a != nil {
+		s.hookContext(ctx, ud, a)
+	}
+	return ud, nil
+}
+
+// outcomeErr maps a final negative result for calls that did not go through
+// outcome (streams).
+func (s *shard) streamErr(ctx context.Context, res int32) error {
+	en := syscall.Errno(-res)
+	if en == syscall.ECANCELED {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if s.closed.Load() {
+			return ErrClosed
+		}
+	}
+	return errnoErr(en)
+}

@@ -1,0 +1,72 @@
+package uring
+
+import (
+	"runtime"
+	"time"
+)
+
+// Option configures New. The zero configuration works: New() gives a ring with
+// one shard of 256 SQ entries.
+type Option func(*config)
+
+type config struct {
+	entries     uint32
+	cqEntries   uint32
+	maxInflight int
+	shards      int
+	sqPoll      bool
+	sqIdle      time.Duration
+	sqCPU       int
+	attach      *Ring
+}
+
+func defaultConfig() config {
+	return config{entries: 256, shards: 1, sqCPU: -1}
+}
+
+// WithEntries sets the submission queue size of each shard (rounded up to a
+// power of two by the kernel). It is also the largest batch.
+func WithEntries(n uint32) Option { return func(c *config) { c.entries = n } }
+
+// WithCQEntries sets the completion queue size of each shard (default: twice
+// the SQ size).
+func WithCQEntries(n uint32) Option { return func(c *config) { c.cqEntries = n } }
+
+// WithMaxInFlight bounds the requests each shard keeps in flight (default: the
+// CQ size). Callers beyond it wait for a free slot. Multishot requests, link
+// timeouts and cancellations can still post more completions than the CQ
+// holds: the kernel keeps the extra ones (IORING_FEAT_NODROP) and the ring
+// flushes them.
+func WithMaxInFlight(n int) Option { return func(c *config) { c.maxInflight = n } }
+
+// WithShards sets how many io_uring instances the Ring spreads work over
+// (default 1; Default uses GOMAXPROCS). Each goroutine keeps to one shard per
+// processor, so shards scale submission and completion with cores.
+func WithShards(n int) Option { return func(c *config) { c.shards = n } }
+
+// WithSQPoll makes the kernel poll the submission queue from a thread of its
+// own (IORING_SETUP_SQPOLL), which sleeps after idle without work. cpu pins
+// that thread to a CPU; -1 leaves it free.
+func WithSQPoll(idle time.Duration, cpu int) Option {
+	return func(c *config) { c.sqPoll, c.sqIdle, c.sqCPU = true, idle, cpu }
+}
+
+// WithAttachWQ shares other's async worker pool (IORING_SETUP_ATTACH_WQ)
+// instead of creating one per ring.
+func WithAttachWQ(other *Ring) Option { return func(c *config) { c.attach = other } }
+
+// Single-issuer and defer-taskrun (IORING_SETUP_SINGLE_ISSUER, _DEFER_TASKRUN)
+// are not offered: they require every submission to come from one OS thread,
+// and a Ring is used from any goroutine on any thread.
+
+func (c *config) normalize() {
+	if c.entries == 0 {
+		c.entries = 256
+	}
+	if c.shards <= 0 {
+		c.shards = 1
+	}
+	if c.shards > 4*runtime.GOMAXPROCS(0) && c.shards > 64 {
+		c.shards = 64
+	}
+}

@@ -1,0 +1,182 @@
+package uring
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/goaio/uring/ops"
+)
+
+// Ring is a set of io_uring instances (shards) and the dispatcher that hands
+// their completions back to waiting goroutines. A Ring is safe for use by many
+// goroutines at once.
+type Ring struct {
+	shards    []*shard
+	next      atomic.Uint32
+	hints     sync.Pool // per-P *shardHint: keeps a processor on one shard
+	closeOnce sync.Once
+	closeErr  error
+	closed    atomic.Bool
+
+	regMu   sync.Mutex
+	regBufs *registeredBuffers
+}
+
+type shardHint struct{ s *shard }
+
+// New creates a Ring. With no options it has one shard of 256 SQ entries.
+//
+// Where io_uring cannot be used, the error matches ErrUnsupported and wraps the
+// cause (for example syscall.ENOSYS under a seccomp profile, syscall.EPERM with
+// kernel.io_uring_disabled).
+func New(opts ...Option) (*Ring, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	cfg.normalize()
+	r := &Ring{}
+	for i := 0; i < cfg.shards; i++ {
+		wq := -1
+		if cfg.attach != nil && len(cfg.attach.shards) > 0 {
+			wq = cfg.attach.shards[0].k.fd()
+		} else if i > 0 {
+			wq = r.shards[0].k.fd() // shards share one worker pool
+		}
+		s, err := newShard(r, i, &cfg, wq)
+		if err != nil {
+			for _, s := range r.shards {
+				s.close()
+			}
+			return nil, err
+		}
+		r.shards = append(r.shards, s)
+	}
+	r.hints.New = func() any {
+		return &shardHint{r.shards[int(r.next.Add(1))%len(r.shards)]}
+	}
+	return r, nil
+}
+
+// setupError classifies an io_uring_setup failure: the errnos a blocked or
+// missing io_uring produces become UnsupportedError.
+func setupError(err error) error {
+	var en syscall.Errno
+	if !errors.As(err, &en) {
+		return &UnsupportedError{What: "io_uring", Cause: err}
+	}
+	switch en {
+	case syscall.ENOSYS, syscall.EPERM, syscall.EACCES, syscall.EOPNOTSUPP:
+		return &UnsupportedError{What: "io_uring", Cause: err}
+	}
+	return err
+}
+
+// pick returns the shard for the calling goroutine's processor. sync.Pool
+// keeps one hint per P, so goroutines on one core share a shard and its locks
+// while other cores use theirs.
+func (r *Ring) pick() *shard {
+	if len(r.shards) == 1 {
+		return r.shards[0]
+	}
+	h := r.hints.Get().(*shardHint)
+	s := h.s
+	r.hints.Put(h)
+	return s
+}
+
+// Close cancels every operation in flight, waits until the kernel has
+// completed them all (so no memory or fd is in use), wakes their callers with
+// ErrClosed, and releases the rings. Calls after Close return ErrClosed.
+func (r *Ring) Close() error {
+	r.closeOnce.Do(func() {
+		r.closed.Store(true)
+		var wg sync.WaitGroup
+		for _, s := range r.shards {
+			wg.Add(1)
+			go func() { defer wg.Done(); s.close() }()
+		}
+		wg.Wait()
+		r.regMu.Lock()
+		if r.regBufs != nil {
+			r.regBufs.pin.Unpin()
+			r.regBufs = nil
+		}
+		r.regMu.Unlock()
+	})
+	return r.closeErr
+}
+
+// Fd returns the file descriptor of the Ring's first shard (for msg_ring or
+// WithAttachWQ), or -1 after Close.
+func (r *Ring) Fd() int {
+	if r.closed.Load() {
+		return -1
+	}
+	return r.shards[0].k.fd()
+}
+
+// Shards returns the number of io_uring instances in the Ring.
+func (r *Ring) Shards() int { return len(r.shards) }
+
+// Stats returns the Ring's counters, summed over shards.
+func (r *Ring) Stats() Stats {
+	var st Stats
+	st.Shards = len(r.shards)
+	for _, s := range r.shards {
+		s.addStats(&st)
+	}
+	if st.Batches > 0 {
+		st.MeanBatch = float64(st.Submitted) / float64(st.Batches)
+	}
+	return st
+}
+
+// Probe reports which operations the running kernel supports.
+func (r *Ring) Probe() Probe { return r.shards[0].probe }
+
+// Probe is the set of opcodes the kernel supports (io_uring_get_probe).
+type Probe struct {
+	supported [256]bool
+	LastOp    ops.Opcode // the highest opcode the kernel knows
+}
+
+// Supports reports whether the kernel has op.
+func (p Probe) Supports(op ops.Opcode) bool { return p.supported[op] }
+
+var (
+	availOnce sync.Once
+	availErr  error
+)
+
+// Available reports whether io_uring can be used in this process: nil, or an
+// error matching ErrUnsupported that says why not. The answer is cached.
+func Available() error {
+	availOnce.Do(func() {
+		k, err := newKernelRing(2, 0, 0, 0, -1, -1)
+		if err != nil {
+			availErr = setupError(err)
+			return
+		}
+		k.close()
+	})
+	return availErr
+}
+
+var (
+	defaultOnce sync.Once
+	defaultRing *Ring
+	defaultErr  error
+)
+
+// Default returns the process-wide Ring, created on first use with one shard
+// per GOMAXPROCS. The fs and net packages use it unless given another. It is
+// never closed.
+func Default() (*Ring, error) {
+	defaultOnce.Do(func() {
+		defaultRing, defaultErr = New(WithShards(runtimeProcs()))
+	})
+	return defaultRing, defaultErr
+}

@@ -1,0 +1,109 @@
+package uring
+
+import (
+	"context"
+	"iter"
+	"sync"
+
+	"github.com/goaio/uring/ops"
+)
+
+// stream queues a multishot request's completions for its consumer. The
+// dispatcher never blocks on a slow consumer: the queue grows instead.
+type stream struct {
+	mu     sync.Mutex
+	items  []Result
+	final  bool
+	notify chan struct{}
+}
+
+func (st *stream) push(r Result, final bool) {
+	st.mu.Lock()
+	st.items = append(st.items, r)
+	st.final = st.final || final
+	st.mu.Unlock()
+	select {
+	case st.notify <- struct{}{}:
+	default:
+	}
+}
+
+// take swaps out the queued items, reusing buf's storage for the next ones.
+func (st *stream) take(buf []Result) ([]Result, bool) {
+	st.mu.Lock()
+	items, final := st.items, st.final
+	st.items = buf[:0]
+	st.mu.Unlock()
+	return items, final
+}
+
+// Stream submits op and yields each of its completions until the final one
+// (the one without IORING_CQE_F_MORE): connections from ops.AcceptMulti,
+// messages from ops.RecvMulti, readiness from ops.PollMultishot, ticks from
+// ops.TimeoutMulti. A single-shot op yields once.
+//
+// A completion with a negative result is yielded with its error. Breaking out
+// of the loop, or ctx ending, cancels the operation; the iterator returns once
+// the kernel has posted the final completion. When ctx ended, the last value
+// yielded carries ctx.Err().
+func (r *Ring) Stream(ctx context.Context, op ops.Op) iter.Seq2[Result, error] {
+	return func(yield func(Result, error) bool) {
+		if r.closed.Load() {
+			yield(Result{}, ErrClosed)
+			return
+		}
+		s := r.pick()
+		if err := s.check(&op); err != nil {
+			yield(Result{}, err)
+			return
+		}
+		if err := ctx.Err(); err != nil {
+			yield(Result{}, err)
+			return
+		}
+		_, sl, err := s.acquire()
+		if err != nil {
+			yield(Result{}, err)
+			return
+		}
+		st := &stream{notify: make(chan struct{}, 1)}
+		sl.stream = st
+		var entries [1]sqe
+		if _, err := s.setup(ctx, sl, &op, modeStream, entries[:]); err != nil {
+			yield(Result{}, err)
+			return
+		}
+		ud := entries[0].userData
+		s.stage(entries[:], -1)
+
+		done := ctx.Done()
+		stopped := false // the consumer broke out: yield nothing more
+		var spare []Result
+		for {
+			items, final := st.take(spare)
+			for i, res := range items {
+				if stopped {
+					continue
+				}
+				var err error
+				if res.Res < 0 {
+					err = s.streamErr(ctx, res.Res)
+				}
+				if !yield(res, err) && !(final && i == len(items)-1) {
+					stopped = true
+					s.cancel(ud)
+				}
+			}
+			if final {
+				return
+			}
+			spare = items
+			select {
+			case <-st.notify:
+			case <-done:
+				done = nil
+				s.cancel(ud)
+			}
+		}
+	}
+}

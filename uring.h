@@ -1,0 +1,230 @@
+// uring.h: the C side of the binding. Every helper here does a whole batch per
+// call, so that a Go caller pays one cgo crossing for many operations.
+#ifndef GOAIO_URING_H
+#define GOAIO_URING_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <liburing.h>
+
+// The Go side writes SQEs in this exact layout (uring.go's sqe type).
+_Static_assert(sizeof(struct io_uring_sqe) == 64, "sqe size");
+_Static_assert(offsetof(struct io_uring_sqe, off) == 8, "sqe.off");
+_Static_assert(offsetof(struct io_uring_sqe, addr) == 16, "sqe.addr");
+_Static_assert(offsetof(struct io_uring_sqe, len) == 24, "sqe.len");
+_Static_assert(offsetof(struct io_uring_sqe, rw_flags) == 28, "sqe.rw_flags");
+_Static_assert(offsetof(struct io_uring_sqe, user_data) == 32, "sqe.user_data");
+_Static_assert(offsetof(struct io_uring_sqe, buf_index) == 40, "sqe.buf_index");
+_Static_assert(offsetof(struct io_uring_sqe, personality) == 42, "sqe.personality");
+_Static_assert(offsetof(struct io_uring_sqe, splice_fd_in) == 44, "sqe.splice_fd_in");
+_Static_assert(offsetof(struct io_uring_sqe, addr3) == 48, "sqe.addr3");
+
+// A reaped completion, copied out of the CQ so the slot can be reused at once.
+typedef struct {
+	uint64_t user_data;
+	int32_t res;
+	uint32_t flags;
+} uring_cqe_t;
+
+typedef struct {
+	struct io_uring ring;
+	uint64_t enters;        // io_uring_submit calls
+	uint64_t sq_full_waits; // times the SQ had no room (SQPOLL)
+	uint64_t cq_overflows;  // times the kernel flagged a CQ overflow
+} uring_t;
+
+static inline int uring_init(uring_t *u, unsigned entries, unsigned cq_entries, unsigned flags,
+			     unsigned sq_idle_ms, int sq_cpu, int wq_fd, unsigned *features) {
+	struct io_uring_params p;
+	memset(&p, 0, sizeof p);
+	memset(u, 0, sizeof *u);
+	p.flags = flags;
+	if (cq_entries) {
+		p.flags |= IORING_SETUP_CQSIZE;
+		p.cq_entries = cq_entries;
+	}
+	if (flags & IORING_SETUP_SQPOLL) {
+		p.sq_thread_idle = sq_idle_ms;
+		if (sq_cpu >= 0) {
+			p.flags |= IORING_SETUP_SQ_AFF;
+			p.sq_thread_cpu = (unsigned)sq_cpu;
+		}
+	}
+	if (wq_fd >= 0) {
+		p.flags |= IORING_SETUP_ATTACH_WQ;
+		p.wq_fd = (unsigned)wq_fd;
+	}
+	int ret = io_uring_queue_init_params(entries, &u->ring, &p);
+	*features = p.features;
+	return ret;
+}
+
+// uring_reap copies up to max completions into out and frees their CQ entries.
+// The caller holds the Go-side CQ lock: one reaper at a time.
+static inline unsigned uring_reap(uring_t *u, uring_cqe_t *out, unsigned max) {
+	struct io_uring *ring = &u->ring;
+	unsigned n = 0;
+	for (;;) {
+		unsigned head;
+		struct io_uring_cqe *cqe;
+		io_uring_for_each_cqe(ring, head, cqe) {
+			if (n == max)
+				break;
+			out[n].user_data = cqe->user_data;
+			out[n].res = cqe->res;
+			out[n].flags = cqe->flags;
+			n++;
+		}
+		io_uring_cq_advance(ring, n);
+		// Completions that did not fit wait in the kernel's overflow list
+		// (IORING_FEAT_NODROP): flush them into the CQ we just emptied.
+		if (n < max && (IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_CQ_OVERFLOW)) {
+			u->cq_overflows++;
+			io_uring_get_events(ring);
+			if (io_uring_cq_ready(ring))
+				continue;
+		}
+		return n;
+	}
+}
+
+// uring_submit copies n staged SQEs into the SQ and submits them with one
+// io_uring_enter. When out is non-NULL the caller also holds the CQ lock, and
+// the completions that are ready right after (the ones the kernel finished
+// inline) are reaped into out in the same crossing. Returns the number
+// submitted or -errno.
+static inline int uring_submit(uring_t *u, const struct io_uring_sqe *staged, unsigned n,
+			       uring_cqe_t *out, unsigned max, unsigned *reaped) {
+	struct io_uring *ring = &u->ring;
+	unsigned copied = 0;
+	int ret = 0;
+	while (copied < n) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+		if (!sqe) {
+			// Only with SQPOLL can the SQ be full here: let the poller catch up.
+			u->sq_full_waits++;
+			io_uring_submit(ring);
+			io_uring_sqring_wait(ring);
+			continue;
+		}
+		memcpy(sqe, &staged[copied], sizeof *sqe);
+		copied++;
+	}
+	for (;;) {
+		u->enters++;
+		ret = io_uring_submit(ring);
+		if (ret >= 0 || (ret != -EINTR && ret != -EAGAIN && ret != -EBUSY))
+			break;
+		if (out) // make room in the CQ before trying again
+			*reaped += uring_reap(u, out + *reaped, max - *reaped);
+	}
+	if (out)
+		*reaped += uring_reap(u, out + *reaped, max - *reaped);
+	return ret < 0 ? ret : (int)n;
+}
+
+// uring_wait blocks until at least one completion is ready, without consuming
+// it: the caller reaps under the CQ lock afterwards.
+static inline int uring_wait(uring_t *u) {
+	struct io_uring_cqe *cqe;
+	int ret;
+	do {
+		ret = io_uring_wait_cqe(&u->ring, &cqe);
+	} while (ret == -EINTR || ret == -EAGAIN);
+	return ret;
+}
+
+// uring_probe fills ops[i] with 1 for each supported opcode below n.
+static inline int uring_probe(uring_t *u, unsigned char *ops, int n) {
+	struct io_uring_probe *p = io_uring_get_probe_ring(&u->ring);
+	if (!p)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++)
+		ops[i] = (unsigned char)io_uring_opcode_supported(p, i);
+	int last = p->last_op;
+	io_uring_free_probe(p);
+	return last;
+}
+
+static inline int uring_fd(uring_t *u) { return u->ring.ring_fd; }
+static inline unsigned uring_sq_entries(uring_t *u) { return u->ring.sq.ring_entries; }
+static inline unsigned uring_cq_entries(uring_t *u) { return u->ring.cq.ring_entries; }
+static inline unsigned uring_koverflow(uring_t *u) { return IO_URING_READ_ONCE(*u->ring.cq.koverflow); }
+
+// uring_register_buffers registers n buffers given as (address, length) pairs.
+static inline int uring_register_buffers(uring_t *u, const uint64_t *pairs, unsigned n) {
+	struct iovec *iov = calloc(n ? n : 1, sizeof *iov);
+	if (!iov)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		iov[i].iov_base = (void *)(uintptr_t)pairs[2 * i];
+		iov[i].iov_len = (size_t)pairs[2 * i + 1];
+	}
+	int ret = io_uring_register_buffers(&u->ring, iov, n);
+	free(iov);
+	return ret;
+}
+
+// A provided-buffer ring and the memory of its buffers, both in C memory: the
+// kernel writes received data there at any time while the group is registered.
+typedef struct {
+	struct io_uring_buf_ring *br;
+	unsigned char *mem;
+	unsigned entries, size, mask;
+	int group;
+} uring_bufring_t;
+
+static inline int uring_bufring_setup(uring_t *u, uring_bufring_t *b, unsigned entries, unsigned size, int group) {
+	void *ringmem = NULL, *mem = NULL;
+	if (posix_memalign(&ringmem, 4096, entries * sizeof(struct io_uring_buf)))
+		return -ENOMEM;
+	if (posix_memalign(&mem, 4096, (size_t)entries * size)) {
+		free(ringmem);
+		return -ENOMEM;
+	}
+	memset(ringmem, 0, entries * sizeof(struct io_uring_buf));
+	struct io_uring_buf_reg reg;
+	memset(&reg, 0, sizeof reg);
+	reg.ring_addr = (uint64_t)(uintptr_t)ringmem;
+	reg.ring_entries = entries;
+	reg.bgid = (uint16_t)group;
+	int ret = io_uring_register_buf_ring(&u->ring, &reg, 0);
+	if (ret) {
+		free(ringmem);
+		free(mem);
+		return ret;
+	}
+	b->br = ringmem;
+	b->mem = mem;
+	b->entries = entries;
+	b->size = size;
+	b->mask = io_uring_buf_ring_mask(entries);
+	b->group = group;
+	io_uring_buf_ring_init(b->br);
+	for (unsigned i = 0; i < entries; i++)
+		io_uring_buf_ring_add(b->br, b->mem + (size_t)i * size, size, (unsigned short)i, b->mask, (int)i);
+	io_uring_buf_ring_advance(b->br, (int)entries);
+	return 0;
+}
+
+// uring_bufring_recycle hands buffer bid back to the kernel.
+static inline void uring_bufring_recycle(uring_bufring_t *b, unsigned bid) {
+	io_uring_buf_ring_add(b->br, b->mem + (size_t)bid * b->size, b->size, (unsigned short)bid, b->mask, 0);
+	io_uring_buf_ring_advance(b->br, 1);
+}
+
+static inline void uring_bufring_free(uring_t *u, uring_bufring_t *b) {
+	if (!b->br)
+		return;
+	io_uring_unregister_buf_ring(&u->ring, b->group);
+	free(b->br);
+	free(b->mem);
+	b->br = NULL;
+	b->mem = NULL;
+}
+
+#endif

@@ -1,0 +1,156 @@
+//go:build linux && cgo
+
+package uring
+
+// liburing is linked statically by default, so a built binary needs no liburing
+// at run time; the uring_dynamic build tag links the shared library instead.
+
+/*
+#cgo !uring_dynamic LDFLAGS: -l:liburing.a
+#cgo uring_dynamic LDFLAGS: -luring
+#include "uring.h"
+*/
+import "C"
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+const cgoEnabled = true
+
+// kernelRing is one io_uring instance: liburing's struct io_uring in C memory.
+type kernelRing struct {
+	u         *C.uring_t
+	features  uint32
+	sqEntries int
+	cqEntries int
+}
+
+const (
+	setupSQPoll    = C.IORING_SETUP_SQPOLL
+	setupSubmitAll = C.IORING_SETUP_SUBMIT_ALL
+	setupClamp     = C.IORING_SETUP_CLAMP
+	featNoDrop     = C.IORING_FEAT_NODROP
+)
+
+func newKernelRing(entries, cqEntries uint32, flags uint32, sqIdleMs uint32, sqCPU int, wqFd int) (*kernelRing, error) {
+	u := (*C.uring_t)(C.calloc(1, C.sizeof_uring_t))
+	if u == nil {
+		return nil, syscall.ENOMEM
+	}
+	var feats C.uint
+	ret := C.uring_init(u, C.uint(entries), C.uint(cqEntries), C.uint(flags), C.uint(sqIdleMs), C.int(sqCPU), C.int(wqFd), &feats)
+	if ret < 0 {
+		C.free(unsafe.Pointer(u))
+		return nil, syscall.Errno(-ret)
+	}
+	return &kernelRing{u: u, features: uint32(feats),
+		sqEntries: int(C.uring_sq_entries(u)), cqEntries: int(C.uring_cq_entries(u))}, nil
+}
+
+// submit copies n staged SQEs into the SQ and submits them. With out non-nil
+// (the caller holds the CQ lock) it also reaps up to max ready completions.
+func (k *kernelRing) submit(staged unsafe.Pointer, n int, out unsafe.Pointer, max int) (reaped int, err error) {
+	var got C.uint
+	ret := C.uring_submit(k.u, (*C.struct_io_uring_sqe)(staged), C.uint(n), (*C.uring_cqe_t)(out), C.uint(max), &got)
+	if ret < 0 {
+		return int(got), syscall.Errno(-ret)
+	}
+	return int(got), nil
+}
+
+// wait blocks until a completion is ready, without consuming it.
+func (k *kernelRing) wait() error {
+	if ret := C.uring_wait(k.u); ret < 0 {
+		return syscall.Errno(-ret)
+	}
+	return nil
+}
+
+// reap copies up to max ready completions into out. The caller holds the CQ lock.
+func (k *kernelRing) reap(out unsafe.Pointer, max int) int {
+	return int(C.uring_reap(k.u, (*C.uring_cqe_t)(out), C.uint(max)))
+}
+
+func (k *kernelRing) close() {
+	C.io_uring_queue_exit(&k.u.ring)
+	C.free(unsafe.Pointer(k.u))
+	k.u = nil
+}
+
+func (k *kernelRing) fd() int { return int(C.uring_fd(k.u)) }
+
+func (k *kernelRing) counters() (enters, sqFull, cqOverflow, drops uint64) {
+	return uint64(k.u.enters), uint64(k.u.sq_full_waits), uint64(k.u.cq_overflows), uint64(C.uring_koverflow(k.u))
+}
+
+func (k *kernelRing) probe(supported []byte) int {
+	return int(C.uring_probe(k.u, (*C.uchar)(unsafe.Pointer(&supported[0])), C.int(len(supported))))
+}
+
+func (k *kernelRing) registerFiles(fds []int32) error {
+	return errno(C.io_uring_register_files(&k.u.ring, (*C.int)(unsafe.Pointer(&fds[0])), C.uint(len(fds))))
+}
+
+func (k *kernelRing) registerFilesSparse(n int) error {
+	return errno(C.io_uring_register_files_sparse(&k.u.ring, C.uint(n)))
+}
+
+func (k *kernelRing) updateFiles(off int, fds []int32) (int, error) {
+	ret := C.io_uring_register_files_update(&k.u.ring, C.uint(off), (*C.int)(unsafe.Pointer(&fds[0])), C.uint(len(fds)))
+	if ret < 0 {
+		return 0, syscall.Errno(-ret)
+	}
+	return int(ret), nil
+}
+
+func (k *kernelRing) unregisterFiles() error { return errno(C.io_uring_unregister_files(&k.u.ring)) }
+
+// registerBuffers registers buffers given as (address, length) pairs. The
+// caller keeps the buffers pinned until unregisterBuffers.
+func (k *kernelRing) registerBuffers(pairs []uint64) error {
+	return errno(C.uring_register_buffers(k.u, (*C.uint64_t)(unsafe.Pointer(&pairs[0])), C.uint(len(pairs)/2)))
+}
+
+func (k *kernelRing) unregisterBuffers() error {
+	return errno(C.io_uring_unregister_buffers(&k.u.ring))
+}
+
+// cBufRing is a provided-buffer ring registered with one kernel ring.
+type cBufRing struct{ b *C.uring_bufring_t }
+
+func (k *kernelRing) newBufRing(entries, size int, group uint16) (*cBufRing, error) {
+	b := (*C.uring_bufring_t)(C.calloc(1, C.sizeof_uring_bufring_t))
+	if b == nil {
+		return nil, syscall.ENOMEM
+	}
+	if err := errno(C.uring_bufring_setup(k.u, b, C.uint(entries), C.uint(size), C.int(group))); err != nil {
+		C.free(unsafe.Pointer(b))
+		return nil, err
+	}
+	return &cBufRing{b: b}, nil
+}
+
+// bytes returns buffer bid's first n bytes: a view of C memory.
+func (b *cBufRing) bytes(bid uint16, n int) []byte {
+	base := unsafe.Add(unsafe.Pointer(b.b.mem), uintptr(bid)*uintptr(b.b.size))
+	return unsafe.Slice((*byte)(base), n)
+}
+
+func (b *cBufRing) recycle(bid uint16) { C.uring_bufring_recycle(b.b, C.uint(bid)) }
+
+func (b *cBufRing) free(k *kernelRing) {
+	C.uring_bufring_free(k.u, b.b)
+	C.free(unsafe.Pointer(b.b))
+}
+
+func cAlloc(n int) unsafe.Pointer { return C.calloc(1, C.size_t(n)) }
+func cFree(p unsafe.Pointer)      { C.free(p) }
+
+func errno(ret C.int) error {
+	if ret < 0 {
+		return syscall.Errno(-ret)
+	}
+	return nil
+}

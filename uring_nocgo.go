@@ -1,0 +1,66 @@
+//go:build !linux || !cgo
+
+package uring
+
+import (
+	"errors"
+	"runtime"
+	"unsafe"
+)
+
+// Without Linux and cgo there is no io_uring: newKernelRing reports why, and
+// the rest is never reached because New fails.
+
+const cgoEnabled = false
+
+var errNoKernelRing = func() error {
+	if runtime.GOOS != "linux" {
+		return errors.New("io_uring is Linux only; this is " + runtime.GOOS)
+	}
+	return errors.New("built with CGO_ENABLED=0: liburing needs cgo")
+}()
+
+type kernelRing struct {
+	features  uint32
+	sqEntries int
+	cqEntries int
+}
+
+const (
+	setupSQPoll    = 1 << 1
+	setupSubmitAll = 1 << 7
+	setupClamp     = 1 << 4
+	featNoDrop     = 1 << 1
+)
+
+func newKernelRing(entries, cqEntries uint32, flags uint32, sqIdleMs uint32, sqCPU int, wqFd int) (*kernelRing, error) {
+	return nil, errNoKernelRing
+}
+
+func (k *kernelRing) submit(staged unsafe.Pointer, n int, out unsafe.Pointer, max int) (int, error) {
+	return 0, errNoKernelRing
+}
+func (k *kernelRing) wait() error                                          { return errNoKernelRing }
+func (k *kernelRing) reap(out unsafe.Pointer, max int) int                 { return 0 }
+func (k *kernelRing) close()                                               {}
+func (k *kernelRing) fd() int                                              { return -1 }
+func (k *kernelRing) counters() (enters, sqFull, cqOverflow, drops uint64) { return }
+func (k *kernelRing) probe(supported []byte) int                           { return 0 }
+func (k *kernelRing) registerFiles(fds []int32) error                      { return errNoKernelRing }
+func (k *kernelRing) registerFilesSparse(n int) error                      { return errNoKernelRing }
+func (k *kernelRing) updateFiles(off int, fds []int32) (int, error)        { return 0, errNoKernelRing }
+func (k *kernelRing) unregisterFiles() error                               { return errNoKernelRing }
+func (k *kernelRing) registerBuffers(pairs []uint64) error                 { return errNoKernelRing }
+func (k *kernelRing) unregisterBuffers() error                             { return errNoKernelRing }
+
+type cBufRing struct{}
+
+func (k *kernelRing) newBufRing(entries, size int, group uint16) (*cBufRing, error) {
+	return nil, errNoKernelRing
+}
+func (b *cBufRing) bytes(bid uint16, n int) []byte { return nil }
+func (b *cBufRing) recycle(bid uint16)             {}
+func (b *cBufRing) free(k *kernelRing)             {}
+
+func cAlloc(n int) unsafe.Pointer { return nil }
+func cFree(p unsafe.Pointer)      {}
