@@ -69,7 +69,7 @@ static inline unsigned uring_reap(uring_t *u, uring_cqe_t *out, unsigned max) {
 	struct io_uring *ring = &u->ring;
 	unsigned n = 0;
 	for (;;) {
-		unsigned head;
+		unsigned head, got = 0;
 		struct io_uring_cqe *cqe;
 		io_uring_for_each_cqe(ring, head, cqe) {
 			if (n == max)
@@ -78,8 +78,9 @@ static inline unsigned uring_reap(uring_t *u, uring_cqe_t *out, unsigned max) {
 			out[n].res = cqe->res;
 			out[n].flags = cqe->flags;
 			n++;
+			got++;
 		}
-		io_uring_cq_advance(ring, n);
+		io_uring_cq_advance(ring, got);
 		// Completions that did not fit wait in the kernel's overflow list
 		// (IORING_FEAT_NODROP): flush them into the CQ we just emptied.
 		if (n < max && (IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_CQ_OVERFLOW)) {

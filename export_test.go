@@ -1,0 +1,27 @@
+package uring
+
+// Test-only views of the dispatcher's state.
+
+// SlotsInUse returns how many request slots are taken, over all shards.
+func SlotsInUse(r *Ring) int {
+	n := 0
+	for _, s := range r.shards {
+		s.freeMu.Lock()
+		n += len(s.slots) - len(s.free)
+		s.freeMu.Unlock()
+	}
+	return n
+}
+
+// HoldCQ blocks every reaper of r's shards from reaping until the returned
+// function is called: completions pile up in the CQ and then overflow.
+func HoldCQ(r *Ring) (release func()) {
+	for _, s := range r.shards {
+		s.cqMu.Lock()
+	}
+	return func() {
+		for _, s := range r.shards {
+			s.cqMu.Unlock()
+		}
+	}
+}
