@@ -1,0 +1,116 @@
+# Build, test and check github.com/goaio/uring.
+#
+#   make test             the whole suite: vet, unit, -race, cgocheck2, examples, cross builds
+#   make check            gofmt, go vet, staticcheck
+#   make bench            the main job (Go benchmarks until the `uring bench` command exists)
+#   make fuzz             a short run of every Fuzz target (FUZZTIME each)
+#   make container-test   Dockerfile.test in a container with io_uring allowed
+#
+# URING_REQUIRE=1 (set by CI) makes a missing io_uring fail the tests instead
+# of skipping them; it is passed through from the environment or the command line.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := test
+
+GO          ?= go
+PKGS        ?= ./...
+# Each go test run is bounded, so a hung test fails with its goroutine dump
+# instead of stalling CI.
+TEST_TIMEOUT ?= 8m
+TESTFLAGS   ?=
+BENCH       ?= .
+BENCHTIME   ?= 1s
+FUZZTIME    ?= 10s
+STATICCHECK_VERSION ?= v0.8.2
+GOBIN_DIR   := $(shell $(GO) env GOPATH)/bin
+STATICCHECK := $(GOBIN_DIR)/staticcheck
+CONTAINER   := ../shared/tools/container
+IMAGE       ?= uring-test
+LIBURING_H  ?= /usr/include/liburing.h
+
+ifdef URING_REQUIRE
+export URING_REQUIRE
+endif
+
+.PHONY: all deps build test vet unit race cgocheck cross check fmt staticcheck bench fuzz \
+	container-test container-test-default clean help
+
+all: check test
+
+help:
+	@sed -n '3,10p' Makefile
+
+# liburing-dev gives liburing.h and the static liburing.a that the default
+# build links. Root installs it; anyone else is told the command.
+deps:
+	@if [ "$$(uname -s)" != Linux ]; then \
+		echo "deps: not Linux: io_uring is Linux only; the module builds here without it"; exit 0; \
+	fi; \
+	if [ -f $(LIBURING_H) ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "deps: liburing-dev is missing; installing it"; \
+		apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq liburing-dev; \
+	else \
+		echo "deps: liburing-dev is missing (no $(LIBURING_H)). Install it with:" >&2; \
+		echo "    sudo apt-get install -y liburing-dev" >&2; \
+		exit 1; \
+	fi
+
+build: deps
+	$(GO) build $(PKGS)
+
+# The order matters: cheap checks first, so a vet error stops the run early.
+test: deps
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) $(PKGS)
+	$(GO) test -race -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) $(PKGS)
+	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) $(PKGS)
+	@$(MAKE) --no-print-directory cross
+
+# The module builds on every GOOS and without cgo; the root package then
+# reports ErrUnsupported.
+cross:
+	CGO_ENABLED=0 $(GO) build $(PKGS)
+	GOOS=darwin $(GO) build $(PKGS)
+	GOOS=windows $(GO) build $(PKGS)
+
+check: deps fmt
+	$(GO) vet $(PKGS)
+	@$(MAKE) --no-print-directory staticcheck
+
+fmt:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then \
+		echo "gofmt: these files need formatting (run gofmt -w):"; echo "$$out"; exit 1; fi
+
+$(STATICCHECK):
+	GOBIN=$(GOBIN_DIR) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+staticcheck: $(STATICCHECK)
+	$(STATICCHECK) $(PKGS)
+
+# Reserved for the `uring bench` command (a later issue); until then the Go
+# benchmarks, which compare against os.File and a C liburing loop.
+bench: deps
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime=$(BENCHTIME) -count=1 -timeout=30m $(PKGS)
+
+fuzz: deps
+	FUZZTIME=$(FUZZTIME) bash hack/fuzz.sh $(PKGS)
+
+# Dockerfile.test in a real container. On this project's machines the podman
+# helper builds the base image locally; elsewhere Docker does the same.
+container-test:
+	@if [ -f $(CONTAINER) ]; then bash $(CONTAINER) test; else \
+		docker build -f Dockerfile.test -t $(IMAGE) . && \
+		docker run --rm --security-opt seccomp=unconfined $(IMAGE); fi
+
+# The same image under the default seccomp profile, which blocks io_uring:
+# tests that need a ring skip, the fallback paths are tested.
+container-test-default:
+	@if [ -f $(CONTAINER) ]; then bash $(CONTAINER) build && bash $(CONTAINER) run-default; else \
+		docker build -f Dockerfile.test -t $(IMAGE) . && docker run --rm $(IMAGE); fi
+
+clean:
+	$(GO) clean -testcache
+	rm -rf bin
