@@ -56,7 +56,9 @@ func (s *shard) do(ctx context.Context, op *ops.Op) (Result, error) {
 		return Result{}, err
 	}
 	s.stage(entries[:n], idx)
-	if done := ctx.Done(); done == nil {
+	if sl.selfDone {
+		// Completed inline and dispatched by this goroutine: no wake-up needed.
+	} else if done := ctx.Done(); done == nil {
 		<-sl.done
 	} else {
 		select {
@@ -79,15 +81,14 @@ func (s *shard) do(ctx context.Context, op *ops.Op) (Result, error) {
 // entries to stage. On error the slot is released.
 func (s *shard) setup(ctx context.Context, sl *slot, op *ops.Op, mode slotMode, entries []sqe) (int, error) {
 	sl.mode = mode
-	sl.op = *op
-	sl.op.Flags &^= ops.FlagIOLink | ops.FlagIOHardLink // a lone op never links to a stranger's
 	sl.ctx = ctx
-	if err := s.prepare(&entries[0], sl, &sl.op); err != nil {
+	if err := s.prepare(&entries[0], sl, op); err != nil {
 		s.abort(sl)
 		return 0, err
 	}
+	entries[0].flags &^= ops.FlagIOLink | ops.FlagIOHardLink // a lone op never links to a stranger's
 	n := 1
-	if dl, ok := ctx.Deadline(); ok && !sl.op.Multishot() && len(entries) > 1 {
+	if dl, ok := ctx.Deadline(); ok && !op.Multishot() && len(entries) > 1 {
 		d := time.Until(dl)
 		if d <= 0 {
 			s.abort(sl)
@@ -161,18 +162,15 @@ func (s *shard) doBatch(ctx context.Context, batch []ops.Op, results []Result) e
 	for i := range batch {
 		sl := &s.slots[idx[i]]
 		sl.mode = modeWait
-		sl.op = batch[i]
 		sl.ctx = ctx
-		if i == len(batch)-1 {
-			sl.op.Flags &^= ops.FlagIOLink | ops.FlagIOHardLink
-		}
-		if err := s.prepare(&entries[i], sl, &sl.op); err != nil {
+		if err := s.prepare(&entries[i], sl, &batch[i]); err != nil {
 			for _, j := range idx {
 				s.abort(&s.slots[j])
 			}
 			return err
 		}
 	}
+	entries[len(entries)-1].flags &^= ops.FlagIOLink | ops.FlagIOHardLink
 	for _, i := range idx {
 		s.slots[i].busy.Store(true)
 	}

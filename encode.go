@@ -110,6 +110,7 @@ func (s *shard) prepare(e *sqe, sl *slot, op *ops.Op) error {
 	if op.Str != [3]string{} {
 		s.placeStrings(e, sl, op)
 	}
+	sl.kind = op.Kind
 	if op.Kind == ops.ArgNone {
 		return nil
 	}

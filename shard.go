@@ -59,8 +59,9 @@ type shard struct {
 	reaperDone     chan struct{}
 	stopping       atomic.Bool
 
-	cbMu sync.Mutex
-	cbq  []func()
+	cbMu      sync.Mutex
+	cbq       []func()
+	cbPending atomic.Bool
 
 	nSubmitted, nCompleted, nSlotWaits, nForeign atomic.Uint64
 	statsMu                                      sync.Mutex
@@ -389,10 +390,12 @@ func (s *shard) complete(idx int32, sl *slot, c *cqe, self int32) {
 	s.finishCleanup(sl)
 	switch sl.mode {
 	case modeWait:
-		if idx != self {
-			sl.counted = true
-			s.woken.Add(1)
+		if idx == self {
+			sl.selfDone = true
+			return
 		}
+		sl.counted = true
+		s.woken.Add(1)
 		sl.done <- struct{}{}
 	case modeCallback:
 		res, err := s.outcome(sl)
@@ -412,7 +415,7 @@ func (s *shard) complete(idx int32, sl *slot, c *cqe, self int32) {
 // finishCleanup releases what a request held as soon as its final CQE is
 // reaped: pins, C memory, and copies results out of the msghdr.
 func (s *shard) finishCleanup(sl *slot) {
-	if sl.op.Kind == ops.ArgMsghdr {
+	if sl.kind == ops.ArgMsghdr {
 		m := &s.scratchAt(sl).msg
 		sl.msgFlags, sl.oobn = m.flags, int32(m.controllen)
 	}
@@ -452,12 +455,16 @@ func (s *shard) outcome(sl *slot) (Result, error) {
 func (s *shard) queueCallback(fn func()) {
 	s.cbMu.Lock()
 	s.cbq = append(s.cbq, fn)
+	s.cbPending.Store(true)
 	s.cbMu.Unlock()
 }
 
 // runCallbacks runs queued callbacks outside every lock and role, so a
 // callback may submit again.
 func (s *shard) runCallbacks() {
+	if !s.cbPending.Load() {
+		return
+	}
 	for {
 		s.cbMu.Lock()
 		if len(s.cbq) == 0 {
@@ -466,6 +473,7 @@ func (s *shard) runCallbacks() {
 		}
 		q := s.cbq
 		s.cbq = nil
+		s.cbPending.Store(false)
 		s.cbMu.Unlock()
 		for _, fn := range q {
 			fn()

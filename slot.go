@@ -38,8 +38,9 @@ type slot struct {
 	msgFlags int32
 	oobn     int32
 
-	op       ops.Op // keeps the Go memory the kernel uses reachable
-	pin      runtime.Pinner
+	kind     ops.ArgKind    // what prepare built in C memory
+	selfDone bool           // the waiter itself reaped its completion: no token in done
+	pin      runtime.Pinner // pins, and keeps reachable, the Go memory the kernel uses
 	cmem     unsafe.Pointer // C memory for paths and long iovec arrays
 	cmem2    unsafe.Pointer
 	ctx      context.Context // a cancelled request reports ctx.Err() instead of ECANCELED
@@ -55,7 +56,8 @@ func (sl *slot) reset() {
 	sl.mode = modeWait
 	sl.gotFirst, sl.counted = false, false
 	sl.res, sl.flags, sl.msgFlags, sl.oobn = 0, 0, 0, 0
-	sl.op = ops.Op{}
+	sl.kind = ops.ArgNone
+	sl.selfDone = false
 	sl.ctx = nil
 	sl.deadline = time.Time{}
 	sl.cb, sl.fut, sl.stream, sl.after = nil, nil, nil, nil

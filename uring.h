@@ -35,6 +35,7 @@ typedef struct {
 	uint64_t enters;        // io_uring_submit calls
 	uint64_t sq_full_waits; // times the SQ had no room (SQPOLL)
 	uint64_t cq_overflows;  // times the kernel flagged a CQ overflow
+	unsigned reaped;        // completions the last uring_submit reaped
 } uring_t;
 
 static inline int uring_init(uring_t *u, unsigned entries, unsigned cq_entries, unsigned flags,
@@ -99,9 +100,9 @@ static inline unsigned uring_reap(uring_t *u, uring_cqe_t *out, unsigned max) {
 // inline) are reaped into out in the same crossing. Returns the number
 // submitted or -errno.
 static inline int uring_submit(uring_t *u, const struct io_uring_sqe *staged, unsigned n,
-			       uring_cqe_t *out, unsigned max, unsigned *reaped) {
+			       uring_cqe_t *out, unsigned max) {
 	struct io_uring *ring = &u->ring;
-	unsigned copied = 0;
+	unsigned copied = 0, got = 0, *reaped = &got;
 	int ret = 0;
 	while (copied < n) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
@@ -125,6 +126,7 @@ static inline int uring_submit(uring_t *u, const struct io_uring_sqe *staged, un
 	}
 	if (out)
 		*reaped += uring_reap(u, out + *reaped, max - *reaped);
+	u->reaped = got;
 	return ret < 0 ? ret : (int)n;
 }
 

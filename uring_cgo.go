@@ -52,12 +52,14 @@ func newKernelRing(entries, cqEntries uint32, flags uint32, sqIdleMs uint32, sqC
 // submit copies n staged SQEs into the SQ and submits them. With out non-nil
 // (the caller holds the CQ lock) it also reaps up to max ready completions.
 func (k *kernelRing) submit(staged unsafe.Pointer, n int, out unsafe.Pointer, max int) (reaped int, err error) {
-	var got C.uint
-	ret := C.uring_submit(k.u, (*C.struct_io_uring_sqe)(staged), C.uint(n), (*C.uring_cqe_t)(out), C.uint(max), &got)
+	// The reaped count comes back through C memory: a Go pointer argument
+	// would make cgo move the variable to the heap on every call.
+	ret := C.uring_submit(k.u, (*C.struct_io_uring_sqe)(staged), C.uint(n), (*C.uring_cqe_t)(out), C.uint(max))
+	got := int(k.u.reaped)
 	if ret < 0 {
-		return int(got), syscall.Errno(-ret)
+		return got, syscall.Errno(-ret)
 	}
-	return int(got), nil
+	return got, nil
 }
 
 // wait blocks until a completion is ready, without consuming it.
