@@ -223,7 +223,6 @@ type Future struct {
 	err  error
 	id   uint64
 	s    *shard
-	ac   *afterCancel
 }
 
 // Submit submits op and returns a Future for its result. The Future's
