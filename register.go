@@ -222,9 +222,14 @@ func (br *BufferRing) Close() error {
 	}
 	br.closed = true
 	for i, b := range br.rings {
-		if !br.r.shards[i].kclosed {
-			b.free(br.r.shards[i].k)
+		s := br.r.shards[i]
+		s.statsMu.Lock() // kclosed and the kernel ring change together under it
+		if s.kclosed {
+			b.free(nil)
+		} else {
+			b.free(s.k)
 		}
+		s.statsMu.Unlock()
 	}
 	return nil
 }

@@ -220,10 +220,13 @@ static inline void uring_bufring_recycle(uring_bufring_t *b, unsigned bid) {
 	io_uring_buf_ring_advance(b->br, 1);
 }
 
+// uring_bufring_free unregisters the group (u may be NULL once the ring is
+// gone, which took the registration with it) and frees its memory.
 static inline void uring_bufring_free(uring_t *u, uring_bufring_t *b) {
 	if (!b->br)
 		return;
-	io_uring_unregister_buf_ring(&u->ring, b->group);
+	if (u)
+		io_uring_unregister_buf_ring(&u->ring, b->group);
 	free(b->br);
 	free(b->mem);
 	b->br = NULL;

@@ -142,8 +142,13 @@ func (b *cBufRing) bytes(bid uint16, n int) []byte {
 
 func (b *cBufRing) recycle(bid uint16) { C.uring_bufring_recycle(b.b, C.uint(bid)) }
 
+// free releases the buffers; k is nil when the ring is already closed.
 func (b *cBufRing) free(k *kernelRing) {
-	C.uring_bufring_free(k.u, b.b)
+	var u *C.uring_t
+	if k != nil {
+		u = k.u
+	}
+	C.uring_bufring_free(u, b.b)
 	C.free(unsafe.Pointer(b.b))
 }
 

@@ -1,0 +1,5 @@
+//go:build uring_dynamic
+
+package uring_test
+
+const dynamicLink = true
