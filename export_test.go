@@ -6,9 +6,7 @@ package uring
 func SlotsInUse(r *Ring) int {
 	n := 0
 	for _, s := range r.shards {
-		s.freeMu.Lock()
-		n += len(s.slots) - len(s.free)
-		s.freeMu.Unlock()
+		n += len(s.slots) - int(s.free.nfree.Load())
 	}
 	return n
 }

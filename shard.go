@@ -45,10 +45,7 @@ type shard struct {
 	// Requests: slots[i] is request i; free lists the idle ones.
 	slots    []slot
 	scratch  unsafe.Pointer // C memory: one scratchArea per slot
-	freeMu   sync.Mutex
-	freeCond sync.Cond
-	free     []int32
-	freeWait int
+	free     freeList
 	drained  chan struct{} // signalled on release while closing
 
 	inflight atomic.Int64 // SQEs submitted whose final CQE is not yet reaped
@@ -105,7 +102,6 @@ func newShard(r *Ring, id int, cfg *config, wqFd int) (*shard, error) {
 	}
 	s.probe.LastOp = ops.Opcode(last)
 	s.space.L = &s.mu
-	s.freeCond.L = &s.freeMu
 	s.staging[0] = cAlloc(s.stageCap * sqeSize)
 	s.staging[1] = cAlloc(s.stageCap * sqeSize)
 	s.cqes = cAlloc(s.cqeCap * cqeSize)
@@ -115,63 +111,63 @@ func newShard(r *Ring, id int, cfg *config, wqFd int) (*shard, error) {
 	}
 	s.slots = make([]slot, n)
 	s.scratch = cAlloc(n * scratchSize)
-	s.free = make([]int32, n)
 	for i := range s.slots {
 		s.slots[i].done = make(chan struct{}, 1)
 		s.slots[i].idx = int32(i)
-		s.free[i] = int32(n - 1 - i)
 	}
+	s.free.init(n)
 	go s.reaper()
 	return s, nil
 }
 
 // acquire takes a free slot, waiting while all are in use.
 func (s *shard) acquire() (int32, *slot, error) {
-	s.freeMu.Lock()
-	for len(s.free) == 0 {
-		if s.closed.Load() {
-			s.freeMu.Unlock()
-			return 0, nil, ErrClosed
-		}
+	idx, ok := s.free.pop()
+	if !ok {
 		s.nSlotWaits.Add(1)
-		s.freeWait++
-		s.freeCond.Wait()
-		s.freeWait--
+		s.free.waitFor(func() bool {
+			idx, ok = s.free.pop()
+			return ok || s.closed.Load()
+		})
 	}
 	if s.closed.Load() {
-		s.freeMu.Unlock()
+		if ok {
+			s.free.push(idx)
+		}
 		return 0, nil, ErrClosed
 	}
-	idx := s.free[len(s.free)-1]
-	s.free = s.free[:len(s.free)-1]
-	s.freeMu.Unlock()
 	sl := &s.slots[idx]
 	sl.gen.Store((sl.gen.Load() + 1) & genMask)
 	return idx, sl, nil
 }
 
-// acquireN takes n slots at once, so that two batches never hold half each.
+// acquireN takes len(idx) slots. Batches take turns, so two batches never
+// each hold half of what both need.
 func (s *shard) acquireN(idx []int32) error {
-	s.freeMu.Lock()
-	for len(s.free) < len(idx) {
-		if s.closed.Load() {
-			s.freeMu.Unlock()
-			return ErrClosed
+	s.free.batchMu.Lock()
+	defer s.free.batchMu.Unlock()
+	got := 0
+	take := func() bool {
+		for got < len(idx) {
+			i, ok := s.free.pop()
+			if !ok {
+				return s.closed.Load()
+			}
+			idx[got] = i
+			got++
 		}
+		return true
+	}
+	if !take() {
 		s.nSlotWaits.Add(1)
-		s.freeWait++
-		s.freeCond.Wait()
-		s.freeWait--
+		s.free.waitFor(take)
 	}
 	if s.closed.Load() {
-		s.freeMu.Unlock()
+		for _, i := range idx[:got] {
+			s.free.push(i)
+		}
 		return ErrClosed
 	}
-	for i := range idx {
-		idx[i] = s.free[len(s.free)-1]
-		s.free = s.free[:len(s.free)-1]
-	}
-	s.freeMu.Unlock()
 	for _, i := range idx {
 		sl := &s.slots[i]
 		sl.gen.Store((sl.gen.Load() + 1) & genMask)
@@ -184,12 +180,7 @@ func (s *shard) acquireN(idx []int32) error {
 func (s *shard) release(idx int32) {
 	sl := &s.slots[idx]
 	sl.reset()
-	s.freeMu.Lock()
-	s.free = append(s.free, idx)
-	if s.freeWait > 0 {
-		s.freeCond.Signal()
-	}
-	s.freeMu.Unlock()
+	s.free.push(idx)
 	if s.closed.Load() {
 		select {
 		case s.drained <- struct{}{}:
@@ -515,9 +506,7 @@ func (s *shard) close() {
 	s.closed.Store(true)
 	s.space.Broadcast()
 	s.mu.Unlock()
-	s.freeMu.Lock()
-	s.freeCond.Broadcast()
-	s.freeMu.Unlock()
+	s.free.wake()
 
 	// Cancel all in flight; repeat while requests remain, in case one was
 	// submitted after a cancel swept by.
@@ -553,9 +542,7 @@ func (s *shard) close() {
 
 // idle reports whether every slot is free.
 func (s *shard) idle() bool {
-	s.freeMu.Lock()
-	defer s.freeMu.Unlock()
-	return len(s.free) == len(s.slots)
+	return int(s.free.nfree.Load()) == len(s.slots)
 }
 
 func (s *shard) addStats(st *Stats) {

@@ -66,9 +66,7 @@ func FuzzSlotTable(f *testing.F) {
 					order = append(order, i)
 				}
 			}
-			s.freeMu.Lock()
-			free := len(s.free)
-			s.freeMu.Unlock()
+			free := int(s.free.nfree.Load())
 			if free+len(held) != len(s.slots) {
 				t.Fatalf("%d free + %d held != %d slots", free, len(held), len(s.slots))
 			}
