@@ -96,6 +96,9 @@ func (s *shard) prepare(e *sqe, sl *slot, op *ops.Op) error {
 	if op.Addr != nil {
 		sl.pinPtr(op.Addr)
 		e.addr = uint64(uintptr(op.Addr))
+		if raceEnabled {
+			sl.raceAddr, sl.raceLen, sl.raceWrite = op.Addr, int(op.Len), kernelWrites(op.Opcode)
+		}
 	}
 	if op.Addr2 != nil {
 		sl.pinPtr(op.Addr2)
@@ -154,6 +157,16 @@ func (s *shard) prepare(e *sqe, sl *slot, op *ops.Op) error {
 		e.addr = uint64(uintptr(unsafe.Pointer(m)))
 	}
 	return nil
+}
+
+// kernelWrites reports whether op's sqe.addr buffer is written by the kernel
+// (rather than read), for the race detector.
+func kernelWrites(code ops.Opcode) bool {
+	switch code {
+	case ops.OpRead, ops.OpReadFixed, ops.OpRecv:
+		return true
+	}
+	return false
 }
 
 // buildIovecs lays out bufs as a struct iovec array: in the slot's scratch

@@ -413,6 +413,9 @@ func (s *shard) finishCleanup(sl *slot) {
 		m := &s.scratchAt(sl).msg
 		sl.msgFlags, sl.oobn = m.flags, int32(m.controllen)
 	}
+	if raceEnabled {
+		raceKernelAccess(sl.raceAddr, sl.raceLen, sl.raceWrite)
+	}
 	sl.unpin()
 	if sl.cmem != nil {
 		cFree(sl.cmem)

@@ -47,6 +47,10 @@ type slot struct {
 	deadline time.Time       // a linked timeout bounds the request
 	after    *afterCancel
 
+	raceAddr  unsafe.Pointer // -race only: the buffer the kernel accessed
+	raceLen   int
+	raceWrite bool
+
 	cb     func(Result, error)
 	fut    *Future
 	stream *stream
@@ -59,6 +63,7 @@ func (sl *slot) reset() {
 	sl.kind = ops.ArgNone
 	sl.selfDone = false
 	sl.ctx = nil
+	sl.raceAddr = nil
 	sl.deadline = time.Time{}
 	sl.cb, sl.fut, sl.stream, sl.after = nil, nil, nil, nil
 	sl.busy.Store(false)

@@ -1,0 +1,47 @@
+//go:build race
+
+package uring_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/goaio/uring/ops"
+)
+
+const raceChildEnv = "URING_TEST_RACE_CHILD"
+
+// TestRaceSeesKernelWrites: with -race, a goroutine reading a buffer while
+// the kernel fills it is reported. The racy program runs in a child so the
+// report does not fail this test binary.
+func TestRaceSeesKernelWrites(t *testing.T) {
+	if os.Getenv(raceChildEnv) == "1" {
+		racyRead(t)
+		return
+	}
+	requireRing(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRaceSeesKernelWrites$", "-test.count=1")
+	cmd.Env = append(os.Environ(), raceChildEnv+"=1")
+	out, _ := cmd.CombinedOutput()
+	require.True(t, strings.Contains(string(out), "WARNING: DATA RACE"), "no race reported:\n%s", out)
+}
+
+func racyRead(t *testing.T) {
+	r := newRing(t)
+	rd, wr := pipe(t)
+	buf := make([]byte, 8)
+	done := make(chan struct{})
+	go func() {
+		_, _ = r.Do(context.Background(), ops.Read(rd, buf, -1))
+		close(done)
+	}()
+	_ = buf[0] // races with the kernel's write reported at completion
+	unix.Write(wr, []byte("x"))
+	<-done
+}
