@@ -350,3 +350,23 @@ func TestDefault(t *testing.T) {
 	_, err = r1.Do(context.Background(), ops.Nop())
 	require.NoError(t, err)
 }
+
+func TestCancelAfterClose(t *testing.T) {
+	requireRing(t)
+	r, err := uring.New()
+	require.NoError(t, err)
+	f, err := r.Submit(context.Background(), ops.Nop())
+	require.NoError(t, err)
+	_, err = f.Wait()
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	rd, _ := pipe(t)
+	f2, err := r.Submit(ctx, ops.Read(rd, make([]byte, 1), -1))
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	_, err = f2.Wait()
+	require.ErrorIs(t, err, uring.ErrClosed)
+	f.Cancel() // after Close: nothing to do, nothing to crash
+	cancel()   // the context hook fires after Close
+	time.Sleep(10 * time.Millisecond)
+}

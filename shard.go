@@ -35,6 +35,7 @@ type shard struct {
 	stageCap   int
 	submitting bool
 	noReap     bool // the staged batch holds a wake-up the reaper must see
+	dead       bool // the kernel ring is closed: nothing more may be staged
 	closed     atomic.Bool
 
 	// Completion: cqMu serialises reaping; cqes is its C buffer.
@@ -198,6 +199,12 @@ func (s *shard) userData(idx int32) uint64 {
 // Entries staged together are submitted together and in order (link chains).
 func (s *shard) stage(entries []sqe, self int32) {
 	s.mu.Lock()
+	if s.dead {
+		// Only a late cancel (a context ending after Close) gets here: its
+		// target is long complete and the kernel ring is gone.
+		s.mu.Unlock()
+		return
+	}
 	for s.staged+len(entries) > s.stageCap {
 		s.spaceWait++
 		s.space.Wait()
@@ -532,6 +539,9 @@ func (s *shard) close() {
 	s.wakeReaper()
 	<-s.reaperDone
 	s.runCallbacks()
+	s.mu.Lock()
+	s.dead = true
+	s.mu.Unlock()
 	s.statsMu.Lock()
 	s.final[0], s.final[1], s.final[2], s.final[3] = s.k.counters()
 	s.k.close()
