@@ -171,6 +171,7 @@ func (s *shard) doBatch(ctx context.Context, batch []ops.Op, results []Result) e
 		}
 	}
 	entries[len(entries)-1].flags &^= ops.FlagIOLink | ops.FlagIOHardLink
+	entries = s.linkBatchDeadline(ctx, idx, entries)
 	for _, i := range idx {
 		s.slots[i].busy.Store(true)
 	}
@@ -196,13 +197,60 @@ func (s *shard) doBatch(ctx context.Context, batch []ops.Op, results []Result) e
 		if sl.counted {
 			s.woken.Add(-1)
 		}
-		results[i], _ = s.outcome(sl)
+		var err error
+		results[i], err = s.outcome(sl)
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			cancelled = true // a linked timeout may fire before ctx's own timer
+		}
 		s.release(j)
 	}
 	if cancelled {
-		return ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return errDeadline
 	}
 	return nil
+}
+
+// linkBatchDeadline gives each op of a batch that is not part of a link chain
+// a linked timeout for ctx's deadline. Chained ops (a timeout would split the
+// chain) are cancelled when ctx ends instead, as is everything when the
+// timeouts would not fit in one submission.
+func (s *shard) linkBatchDeadline(ctx context.Context, idx []int32, entries []sqe) []sqe {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return entries
+	}
+	const linked = ops.FlagIOLink | ops.FlagIOHardLink
+	standalone := func(i int) bool {
+		return entries[i].flags&linked == 0 && (i == 0 || entries[i-1].flags&linked == 0)
+	}
+	n := len(entries)
+	for i := range entries {
+		if standalone(i) {
+			n++
+		}
+	}
+	d := time.Until(dl)
+	if n > s.stageCap || d <= 0 {
+		return entries
+	}
+	out := make([]sqe, 0, n)
+	for i, e := range entries {
+		if !standalone(i) {
+			out = append(out, e)
+			continue
+		}
+		sl := &s.slots[idx[i]]
+		sl.deadline = dl
+		sc := s.scratchAt(sl)
+		sc.lts[0], sc.lts[1] = int64(d/time.Second), int64(d%time.Second)
+		e.flags |= ops.FlagIOLink
+		out = append(out, e, sqe{opcode: uint8(ops.OpLinkTimeout), fd: -1, len: 1,
+			addr: scratchAddr(&sc.lts), userData: tagInternal | e.userData})
+	}
+	return out
 }
 
 // Async submits op and returns at once; fn runs with the result when op

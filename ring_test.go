@@ -370,3 +370,20 @@ func TestCancelAfterClose(t *testing.T) {
 	cancel()   // the context hook fires after Close
 	time.Sleep(10 * time.Millisecond)
 }
+
+func TestBatchDeadlineIsLinkedTimeout(t *testing.T) {
+	r := newRing(t)
+	rd, _ := pipe(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	before := r.Stats().Submitted
+	res := make([]uring.Result, 3)
+	err := r.DoBatch(ctx, []ops.Op{ops.Nop(), ops.Read(rd, make([]byte, 1), -1), ops.Read(rd, make([]byte, 1), -1)}, res)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.NoError(t, res[0].Err())
+	require.ErrorIs(t, res[1].Err(), syscall.ECANCELED)
+	require.ErrorIs(t, res[2].Err(), syscall.ECANCELED)
+	// Three ops, each with its linked timeout, went in as one submission.
+	require.GreaterOrEqual(t, r.Stats().Submitted, before+6)
+	require.Equal(t, 0, uring.SlotsInUse(r))
+}
