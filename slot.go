@@ -54,7 +54,11 @@ type slot struct {
 	cb     func(Result, error)
 	fut    *Future
 	stream *stream
+
+	_ [slotPad]byte // a whole number of cache lines: neighbours never share one
 }
+
+const slotPad = 192 - 168 // slot_test.go checks the size
 
 func (sl *slot) reset() {
 	sl.mode = modeWait
