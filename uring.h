@@ -99,8 +99,11 @@ static inline unsigned uring_reap(uring_t *u, uring_cqe_t *out, unsigned max) {
 // the completions that are ready right after (the ones the kernel finished
 // inline) are reaped into out in the same crossing. Returns the number
 // submitted or -errno.
-static inline int uring_submit(uring_t *u, const struct io_uring_sqe *staged, unsigned n,
-			       uring_cqe_t *out, unsigned max) {
+// staged and out are C memory, passed as integers so that cgo has no Go
+// pointer to check on this hot call.
+static inline int uring_submit(uring_t *u, uintptr_t staged_addr, unsigned n, uintptr_t out_addr, unsigned max) {
+	const struct io_uring_sqe *staged = (const struct io_uring_sqe *)staged_addr;
+	uring_cqe_t *out = (uring_cqe_t *)out_addr;
 	struct io_uring *ring = &u->ring;
 	unsigned copied = 0, got = 0, *reaped = &got;
 	int ret = 0;

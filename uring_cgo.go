@@ -54,7 +54,7 @@ func newKernelRing(entries, cqEntries uint32, flags uint32, sqIdleMs uint32, sqC
 func (k *kernelRing) submit(staged unsafe.Pointer, n int, out unsafe.Pointer, max int) (reaped int, err error) {
 	// The reaped count comes back through C memory: a Go pointer argument
 	// would make cgo move the variable to the heap on every call.
-	ret := C.uring_submit(k.u, (*C.struct_io_uring_sqe)(staged), C.uint(n), (*C.uring_cqe_t)(out), C.uint(max))
+	ret := C.uring_submit(k.u, C.uintptr_t(uintptr(staged)), C.uint(n), C.uintptr_t(uintptr(out)), C.uint(max))
 	got := int(k.u.reaped)
 	if ret < 0 {
 		return got, syscall.Errno(-ret)
