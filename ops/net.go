@@ -160,29 +160,45 @@ func Shutdown(fd int, how int) Op {
 
 func sockaddrOK(sa unix.Sockaddr) bool {
 	switch sa := sa.(type) {
-	case *unix.SockaddrInet4, *unix.SockaddrInet6:
-		return true
+	case *unix.SockaddrInet4:
+		return sa != nil && portOK(sa.Port)
+	case *unix.SockaddrInet6:
+		return sa != nil && portOK(sa.Port)
 	case *unix.SockaddrUnix:
 		return sa != nil && len(sa.Name) < len(unix.RawSockaddrUnix{}.Path)
 	}
 	return false
 }
 
+// portOK rejects ports that do not fit in 16 bits, as the syscall package does
+// (EINVAL), instead of silently truncating them.
+func portOK(p int) bool { return p >= 0 && p <= 0xffff }
+
 // EncodeSockaddr writes sa in its kernel layout into dst (at least
 // unix.SizeofSockaddrAny bytes) and returns the length to pass with it.
 func EncodeSockaddr(sa unix.Sockaddr, dst []byte) (int, error) {
+	_ = dst[unix.SizeofSockaddrAny-1] // the writes below go through unsafe pointers: check the length once
 	switch sa := sa.(type) {
 	case *unix.SockaddrInet4:
+		if sa == nil || !portOK(sa.Port) {
+			return 0, ErrBadSockaddr
+		}
 		raw := (*unix.RawSockaddrInet4)(unsafe.Pointer(&dst[0]))
 		*raw = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: sa.Addr}
 		raw.Port = htons(sa.Port)
 		return unix.SizeofSockaddrInet4, nil
 	case *unix.SockaddrInet6:
+		if sa == nil || !portOK(sa.Port) {
+			return 0, ErrBadSockaddr
+		}
 		raw := (*unix.RawSockaddrInet6)(unsafe.Pointer(&dst[0]))
 		*raw = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: sa.Addr, Scope_id: sa.ZoneId}
 		raw.Port = htons(sa.Port)
 		return unix.SizeofSockaddrInet6, nil
 	case *unix.SockaddrUnix:
+		if sa == nil {
+			return 0, ErrBadSockaddr
+		}
 		raw := (*unix.RawSockaddrUnix)(unsafe.Pointer(&dst[0]))
 		*raw = unix.RawSockaddrUnix{Family: unix.AF_UNIX}
 		n := len(sa.Name)

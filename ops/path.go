@@ -54,6 +54,13 @@ func Close(fd int) Op {
 //
 // Implements: io_uring_prep_close_direct.
 func CloseFixed(index int) Op {
+	// file_index is the table index plus one; 0 would mean "close Fd" (fd 0).
+	if index < 0 {
+		return invalid(OpClose, ErrNegativeFd)
+	}
+	if index >= 1<<31-1 {
+		return invalid(OpClose, ErrTooLarge)
+	}
 	return Op{Opcode: OpClose, SpliceFdIn: int32(index + 1)}
 }
 
