@@ -113,6 +113,10 @@ func (s *shard) prepare(e *sqe, sl *slot, op *ops.Op) error {
 	if op.Str != [3]string{} {
 		s.placeStrings(e, sl, op)
 	}
+	if op.Opcode == ops.OpMsgRing && op.AddrVal == ops.MsgData {
+		// Whatever user_data the Op names, the target must see a message.
+		e.off = e.off&^tagInternal | tagMessage
+	}
 	sl.kind = op.Kind
 	if op.Kind == ops.ArgNone {
 		return nil

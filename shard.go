@@ -67,12 +67,14 @@ type shard struct {
 	kclosed                                      bool
 }
 
-// user_data layout: generation<<32 | slot index. Bit 63 marks the ring's own
-// requests (cancellations, link timeouts, wake-ups), whose completions only
-// count down inflight.
+// user_data layout: generation<<32 | slot index, the generation 30 bits wide.
+// Bit 63 marks the ring's own requests (cancellations, link timeouts,
+// wake-ups), whose completions only count down inflight; bit 62
+// (ops.MsgTag) marks messages from msg_ring, which belong to no request.
 const (
 	tagInternal = uint64(1) << 63
-	genMask     = 1<<31 - 1
+	tagMessage  = ops.MsgTag
+	genMask     = 1<<30 - 1
 )
 
 func newShard(r *Ring, id int, cfg *config, wqFd int) (*shard, error) {
@@ -342,6 +344,10 @@ func (s *shard) dispatch(n int, self int32) {
 	cqes := unsafe.Slice((*cqe)(s.cqes), n)
 	for i := range cqes {
 		c := &cqes[i]
+		if c.userData&tagMessage != 0 {
+			s.nForeign.Add(1)
+			continue
+		}
 		if c.userData&tagInternal != 0 {
 			s.inflight.Add(-1)
 			continue

@@ -40,13 +40,22 @@ func FilesUpdate(fds []int32, offset int) Op {
 	return Op{Opcode: OpFilesUpdate, Fd: -1, Addr: unsafe.Pointer(&fds[0]), Len: uint32(len(fds)), Off: uint64(offset)}
 }
 
+// MsgTag marks the user_data of a msg_ring message. Rings of this module
+// never give a request of their own an ID with this bit set (nor bit 63,
+// which they keep for internal requests), so a message can never be taken for
+// the completion of a request whose memory the kernel still uses.
+const MsgTag uint64 = 1 << 62
+
 // MsgRing posts a completion on another ring (whose fd is ringFd) with res as
-// its result and userData as its user_data.
+// its result and userData as its user_data. The target sees userData with
+// MsgTag set and bit 63 clear; a ring of this module submits it that way
+// whatever the Op says.
 //
 // Implements: io_uring_prep_msg_ring.
 func MsgRing(ringFd int, res uint32, userData uint64, flags uint32) Op {
 	if op, ok := checkFd(OpMsgRing, ringFd); !ok {
 		return op
 	}
-	return Op{Opcode: OpMsgRing, Fd: int32(ringFd), AddrVal: MsgData, Len: res, Off: userData, OpFlags: flags}
+	return Op{Opcode: OpMsgRing, Fd: int32(ringFd), AddrVal: MsgData, Len: res,
+		Off: userData&^(1<<63) | MsgTag, OpFlags: flags}
 }
