@@ -44,10 +44,10 @@ type shard struct {
 	cqeCap int
 
 	// Requests: slots[i] is request i; free lists the idle ones.
-	slots    []slot
-	scratch  unsafe.Pointer // C memory: one scratchArea per slot
-	free     freeList
-	drained  chan struct{} // signalled on release while closing
+	slots   []slot
+	scratch unsafe.Pointer // C memory: one scratchArea per slot
+	free    freeList
+	drained chan struct{} // signalled on release while closing
 
 	inflight atomic.Int64 // SQEs submitted whose final CQE is not yet reaped
 	woken    atomic.Int32 // waiters woken by dispatch that have not run yet
