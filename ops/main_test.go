@@ -6,6 +6,8 @@ package ops_test
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,8 +23,16 @@ import (
 )
 
 // TestMain fails the run if a test leaves a goroutine behind (a Ring that
-// was not closed, a stuck reaper).
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// was not closed, a stuck reaper). Without io_uring (and without
+// URING_REQUIRE) the examples, which cannot skip, are left out with the reason.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if err := uring.Available(); err != nil && os.Getenv("URING_REQUIRE") == "" {
+		fmt.Printf("ops: examples skipped: %v\n", err)
+		flag.Set("test.skip", "^Example")
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // newRing returns a Ring closed at the end of the test. Without io_uring the
 // test is skipped, unless URING_REQUIRE is set (CI), where it fails.
