@@ -73,8 +73,10 @@ test: deps
 # reports ErrUnsupported.
 cross:
 	CGO_ENABLED=0 $(GO) build $(PKGS)
+	env -u URING_REQUIRE CGO_ENABLED=0 $(GO) test -count=1 -run '^TestWithoutCgo$$' .
 	GOOS=darwin $(GO) build $(PKGS)
 	GOOS=windows $(GO) build $(PKGS)
+	$(GO) build -tags uring_dynamic $(PKGS)
 
 check: deps fmt
 	$(GO) vet $(PKGS)
