@@ -62,6 +62,7 @@ type shard struct {
 	cbPending atomic.Bool
 
 	nSubmitted, nCompleted, nSlotWaits, nForeign atomic.Uint64
+	nSQWaits                                     atomic.Uint64 // callers that found the submission queue full
 	statsMu                                      sync.Mutex
 	final                                        [4]uint64 // kernel counters at close
 	kclosed                                      bool
@@ -208,6 +209,7 @@ func (s *shard) stage(entries []sqe, self int32) {
 		return
 	}
 	for s.staged+len(entries) > s.stageCap {
+		s.nSQWaits.Add(1)
 		s.spaceWait++
 		s.space.Wait()
 		s.spaceWait--
@@ -575,7 +577,7 @@ func (s *shard) addStats(st *Stats) {
 	st.Completed += s.nCompleted.Load()
 	st.InFlight += s.inflight.Load()
 	st.Batches += enters
-	st.SQFullWaits += sqFull
+	st.SQFullWaits += sqFull + s.nSQWaits.Load()
 	st.SlotWaits += s.nSlotWaits.Load()
 	st.CQOverflows += cqOver
 	st.KernelDrops += drops

@@ -236,6 +236,7 @@ func TestBackPressure(t *testing.T) {
 	require.Equal(t, uint64(n), st.Submitted)
 	require.Equal(t, uint64(n), st.Completed)
 	require.NotZero(t, st.SlotWaits, "10k ops on 16 slots never waited: back-pressure untested")
+	t.Logf("slot waits %d, SQ-full waits %d, mean batch %.1f", st.SlotWaits, st.SQFullWaits, st.MeanBatch)
 }
 
 // TestCQOverflow holds the CQ so that completions overflow it, then checks
