@@ -107,7 +107,7 @@ type Stats struct {
 	InFlight    int64   // submitted, final completion not yet reaped
 	Batches     uint64  // io_uring_enter submissions
 	MeanBatch   float64 // Submitted / Batches
-	SQFullWaits uint64  // submissions that waited for SQ space
+	SQFullWaits uint64  // callers that waited for SQ space (back-pressure)
 	SlotWaits   uint64  // calls that waited for a free request slot
 	CQOverflows uint64  // times the kernel flagged a CQ overflow (nothing is lost)
 	KernelDrops uint64  // completions the kernel dropped (IORING_FEAT_NODROP failed)
