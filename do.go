@@ -394,3 +394,26 @@ func (s *shard) streamErr(ctx context.Context, res int32) error {
 	}
 	return errnoErr(en)
 }
+
+// CancelFD cancels every request on fd, on every shard (IORING_ASYNC_CANCEL_FD,
+// Linux 5.19), and returns how many it found. The cancelled calls still return
+// only once the kernel is done with them; a File's Close uses this before it
+// closes the descriptor.
+func (r *Ring) CancelFD(ctx context.Context, fd int) (int, error) {
+	if r.closed.Load() {
+		return 0, ErrClosed
+	}
+	n := 0
+	for _, s := range r.shards {
+		op := ops.CancelFD(fd, ops.CancelAll)
+		res, err := s.do(ctx, &op)
+		if errors.Is(err, syscall.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		n += res.N()
+	}
+	return n, nil
+}

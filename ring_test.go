@@ -387,3 +387,26 @@ func TestBatchDeadlineIsLinkedTimeout(t *testing.T) {
 	require.GreaterOrEqual(t, r.Stats().Submitted, before+6)
 	require.Equal(t, 0, uring.SlotsInUse(r))
 }
+
+func TestCancelFD(t *testing.T) {
+	r := newRing(t, uring.WithShards(2))
+	rd, _ := pipe(t)
+	const n = 8
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			_, err := r.Do(context.Background(), ops.Read(rd, make([]byte, 1), -1))
+			errs <- err
+		}()
+	}
+	require.Eventually(t, func() bool { return r.Stats().InFlight == n }, 5*time.Second, time.Millisecond)
+	got, err := r.CancelFD(context.Background(), rd)
+	require.NoError(t, err)
+	require.Equal(t, n, got)
+	for i := 0; i < n; i++ {
+		require.ErrorIs(t, <-errs, syscall.ECANCELED)
+	}
+	got, err = r.CancelFD(context.Background(), rd)
+	require.NoError(t, err)
+	require.Zero(t, got)
+}
