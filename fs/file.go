@@ -1,0 +1,387 @@
+// Package fs is a drop-in for os.File in hot paths: Open, Create and OpenFile
+// open files exactly as the os package does, and reads, writes and syncs of
+// regular files then go through an io_uring Ring (uring.Default unless given
+// one). Results and errors are those of os.File: *os.PathError with the same
+// Op and Path, io.EOF at the end, os.ErrClosed after Close.
+//
+// Where io_uring is unavailable, and for files that are not regular files or
+// block devices (pipes, terminals, sockets: their deadlines live in Go's
+// netpoller), every method is os.File's own.
+package fs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/goaio/uring"
+	"github.com/goaio/uring/ops"
+)
+
+// File is an open file. Its methods are safe for concurrent use: Read, Write
+// and Seek share one file offset, as with os.File; ReadAt and WriteAt do not
+// touch it and run in parallel.
+type File struct {
+	f      *os.File
+	ring   *uring.Ring // nil: every call goes to f
+	fd     int
+	ref    refcount
+	posMu  sync.Mutex // serialises offset-based calls (Read, Write, Seek)
+	append bool
+}
+
+// Option configures how a File is opened.
+type Option func(*options)
+
+type options struct {
+	ring     *uring.Ring
+	fallback bool
+}
+
+// WithRing makes the File use r instead of uring.Default().
+func WithRing(r *uring.Ring) Option { return func(o *options) { o.ring = r } }
+
+// WithoutRing makes the File use the os package only: the fallback that
+// runs where io_uring is unavailable, on demand.
+func WithoutRing() Option { return func(o *options) { o.fallback = true } }
+
+// Open opens name for reading, like os.Open.
+func Open(name string, opts ...Option) (*File, error) {
+	return OpenFile(name, os.O_RDONLY, 0, opts...)
+}
+
+// Create creates or truncates name, like os.Create.
+func Create(name string, opts ...Option) (*File, error) {
+	return OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o666, opts...)
+}
+
+// OpenFile opens name with flag and perm exactly as os.OpenFile does
+// (O_DIRECT, O_SYNC, O_APPEND, O_EXCL, O_TMPFILE included) and returns its
+// errors unchanged.
+func OpenFile(name string, flag int, perm os.FileMode, opts ...Option) (*File, error) {
+	f, err := os.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return newFile(f, flag&os.O_APPEND != 0, opts), nil
+}
+
+// NewFile adopts fd, like os.NewFile; it returns nil for an invalid fd.
+func NewFile(fd uintptr, name string, opts ...Option) *File {
+	f := os.NewFile(fd, name)
+	if f == nil {
+		return nil
+	}
+	return newFile(f, false, opts)
+}
+
+func newFile(f *os.File, appendMode bool, opts []Option) *File {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	file := &File{f: f, fd: -1, append: appendMode}
+	file.ref.zero = make(chan struct{}, 1)
+	if o.fallback {
+		return file
+	}
+	r := o.ring
+	if r == nil {
+		var err error
+		if r, err = uring.Default(); err != nil {
+			return file // io_uring unavailable: os it is
+		}
+	}
+	if fd, ok := ringFd(f); ok {
+		file.ring, file.fd = r, fd
+	}
+	return file
+}
+
+// ringFd returns f's descriptor when the ring should do f's I/O: regular
+// files and block devices, which never return EAGAIN. It reads the fd
+// through SyscallConn, which, unlike Fd, leaves the blocking mode alone.
+func ringFd(f *os.File) (int, bool) {
+	st, err := f.Stat()
+	if err != nil || !(st.Mode().IsRegular() || st.Mode()&os.ModeDevice != 0 && st.Mode()&os.ModeCharDevice == 0) {
+		return -1, false
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return -1, false
+	}
+	fd := -1
+	if rc.Control(func(u uintptr) { fd = int(u) }) != nil {
+		return -1, false
+	}
+	return fd, fd >= 0
+}
+
+// UsesRing reports whether the File's I/O goes through io_uring.
+func (f *File) UsesRing() bool { return f.ring != nil }
+
+// Name returns the name the file was opened with.
+func (f *File) Name() string { return f.f.Name() }
+
+// Fd returns the file descriptor, as os.File.Fd does.
+func (f *File) Fd() uintptr { return f.f.Fd() }
+
+// OS returns the underlying *os.File, for APIs that need one.
+func (f *File) OS() *os.File { return f.f }
+
+func (f *File) pathErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, uring.ErrClosed) {
+		err = os.ErrClosed
+	}
+	return &os.PathError{Op: op, Path: f.f.Name(), Err: err}
+}
+
+// do runs op on the ring with a reference on the descriptor, so Close waits
+// for it (and cancels it) before closing the fd.
+func (f *File) do(ctx context.Context, op ops.Op) (int, error) {
+	if !f.ref.incref() {
+		return 0, os.ErrClosed
+	}
+	res, err := f.ring.Do(ctx, op)
+	f.ref.decref()
+	if err != nil {
+		if errors.Is(err, uring.ErrClosed) {
+			return 0, os.ErrClosed
+		}
+		return 0, err
+	}
+	return res.N(), nil
+}
+
+// Read reads up to len(b) bytes at the file offset, like os.File.Read.
+func (f *File) Read(b []byte) (int, error) { return f.ReadContext(context.Background(), b) }
+
+// ReadContext is Read with cancellation: when ctx ends the read is
+// cancelled, and the call returns once the kernel is done with b.
+func (f *File) ReadContext(ctx context.Context, b []byte) (int, error) {
+	if f.ring == nil {
+		return f.f.Read(b)
+	}
+	if len(b) == 0 {
+		if f.ref.closed() {
+			return 0, f.pathErr("read", os.ErrClosed)
+		}
+		return 0, nil
+	}
+	f.posMu.Lock()
+	n, err := f.do(ctx, ops.Read(f.fd, b, -1))
+	f.posMu.Unlock()
+	if err != nil {
+		return 0, f.pathErr("read", err)
+	}
+	if n == 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// ReadAt reads len(b) bytes at off, like os.File.ReadAt: it returns io.EOF
+// with fewer bytes at the end of the file.
+func (f *File) ReadAt(b []byte, off int64) (int, error) {
+	return f.ReadAtContext(context.Background(), b, off)
+}
+
+// ReadAtContext is ReadAt with cancellation.
+func (f *File) ReadAtContext(ctx context.Context, b []byte, off int64) (int, error) {
+	if f.ring == nil {
+		return f.f.ReadAt(b, off)
+	}
+	if off < 0 {
+		return 0, f.pathErr("readat", errNegativeOffset)
+	}
+	if f.ref.closed() {
+		return 0, f.pathErr("read", os.ErrClosed)
+	}
+	done := 0
+	for done < len(b) {
+		n, err := f.do(ctx, ops.Read(f.fd, b[done:], off+int64(done)))
+		if err != nil {
+			if err == os.ErrClosed {
+				return done, f.pathErr("read", err)
+			}
+			return done, f.pathErr("read", err)
+		}
+		if n == 0 {
+			return done, io.EOF
+		}
+		done += n
+	}
+	return done, nil
+}
+
+// errNegativeOffset has os.File's message for a negative ReadAt/WriteAt offset.
+var errNegativeOffset = errors.New("negative offset")
+
+// errWriteAtInAppendMode is os.File's error for WriteAt on an O_APPEND file.
+var errWriteAtInAppendMode = errors.New("os: invalid use of WriteAt on file opened with O_APPEND")
+
+// Write writes b at the file offset (at the end with O_APPEND), like
+// os.File.Write: it writes everything or returns an error.
+func (f *File) Write(b []byte) (int, error) { return f.WriteContext(context.Background(), b) }
+
+// WriteContext is Write with cancellation.
+func (f *File) WriteContext(ctx context.Context, b []byte) (int, error) {
+	if f.ring == nil {
+		return f.f.Write(b)
+	}
+	if f.ref.closed() {
+		return 0, f.pathErr("write", os.ErrClosed)
+	}
+	f.posMu.Lock()
+	defer f.posMu.Unlock()
+	done := 0
+	for done < len(b) || len(b) == 0 {
+		n, err := f.do(ctx, ops.Write(f.fd, b[done:], -1))
+		if err != nil {
+			return done, f.pathErr("write", err)
+		}
+		if len(b) == 0 {
+			break
+		}
+		if n == 0 {
+			return done, f.pathErr("write", io.ErrUnexpectedEOF)
+		}
+		done += n
+	}
+	return done, nil
+}
+
+// WriteString writes s, like os.File.WriteString.
+func (f *File) WriteString(s string) (int, error) { return f.Write([]byte(s)) }
+
+// WriteAt writes b at off, like os.File.WriteAt (an error on an O_APPEND file).
+func (f *File) WriteAt(b []byte, off int64) (int, error) {
+	return f.WriteAtContext(context.Background(), b, off)
+}
+
+// WriteAtContext is WriteAt with cancellation.
+func (f *File) WriteAtContext(ctx context.Context, b []byte, off int64) (int, error) {
+	if f.ring == nil {
+		return f.f.WriteAt(b, off)
+	}
+	if f.append {
+		return 0, errWriteAtInAppendMode
+	}
+	if off < 0 {
+		return 0, f.pathErr("writeat", errNegativeOffset)
+	}
+	if f.ref.closed() {
+		return 0, f.pathErr("write", os.ErrClosed)
+	}
+	done := 0
+	for done < len(b) {
+		n, err := f.do(ctx, ops.Write(f.fd, b[done:], off+int64(done)))
+		if err != nil {
+			return done, f.pathErr("write", err)
+		}
+		if n == 0 {
+			return done, f.pathErr("write", io.ErrUnexpectedEOF)
+		}
+		done += n
+	}
+	return done, nil
+}
+
+// Seek sets the offset for the next Read or Write, like os.File.Seek.
+func (f *File) Seek(offset int64, whence int) (int64, error) {
+	f.posMu.Lock()
+	defer f.posMu.Unlock()
+	return f.f.Seek(offset, whence)
+}
+
+// Sync commits the file's contents to stable storage, like os.File.Sync.
+func (f *File) Sync() error { return f.SyncContext(context.Background()) }
+
+// SyncContext is Sync with cancellation.
+func (f *File) SyncContext(ctx context.Context) error {
+	if f.ring == nil {
+		return f.f.Sync()
+	}
+	_, err := f.do(ctx, ops.Fsync(f.fd))
+	return f.pathErr("sync", err)
+}
+
+// Close cancels the File's operations in flight, waits until the kernel has
+// finished them, then closes the descriptor, so an fd number is never reused
+// under a running operation. A second Close returns os.ErrClosed, wrapped.
+func (f *File) Close() error {
+	if f == nil {
+		return os.ErrInvalid
+	}
+	if f.ring != nil {
+		if !f.ref.close() {
+			return f.pathErr("close", os.ErrClosed)
+		}
+		if f.ref.wait() {
+			// Someone is in flight: cancel, then wait for the last reference.
+			_, _ = f.ring.CancelFD(context.Background(), f.fd)
+			f.ref.waitZero()
+		}
+	}
+	return f.f.Close()
+}
+
+// Stat returns the file's FileInfo, like os.File.Stat.
+func (f *File) Stat() (os.FileInfo, error) { return f.f.Stat() }
+
+// Truncate changes the file's size, like os.File.Truncate.
+func (f *File) Truncate(size int64) error { return f.f.Truncate(size) }
+
+// Chmod changes the file's mode, like os.File.Chmod.
+func (f *File) Chmod(mode os.FileMode) error { return f.f.Chmod(mode) }
+
+// Chown changes the file's owner, like os.File.Chown.
+func (f *File) Chown(uid, gid int) error { return f.f.Chown(uid, gid) }
+
+// Chdir makes the file (a directory) the working directory.
+func (f *File) Chdir() error { return f.f.Chdir() }
+
+// ReadDir reads directory entries, like os.File.ReadDir.
+func (f *File) ReadDir(n int) ([]os.DirEntry, error) { return f.f.ReadDir(n) }
+
+// Readdir reads directory entries as FileInfo, like os.File.Readdir.
+func (f *File) Readdir(n int) ([]os.FileInfo, error) { return f.f.Readdir(n) }
+
+// Readdirnames reads directory entry names, like os.File.Readdirnames.
+func (f *File) Readdirnames(n int) ([]string, error) { return f.f.Readdirnames(n) }
+
+// SyscallConn returns the raw file, like os.File.SyscallConn.
+func (f *File) SyscallConn() (syscall.RawConn, error) { return f.f.SyscallConn() }
+
+// ReadFrom copies r into the file, like os.File.ReadFrom.
+func (f *File) ReadFrom(r io.Reader) (int64, error) {
+	if f.ring == nil {
+		return f.f.ReadFrom(r)
+	}
+	return genericReadFrom(f, r)
+}
+
+// WriteTo copies the file into w, like os.File.WriteTo.
+func (f *File) WriteTo(w io.Writer) (int64, error) {
+	if f.ring == nil {
+		return f.f.WriteTo(w)
+	}
+	return genericWriteTo(f, w)
+}
+
+// SetDeadline sets read and write deadlines, like os.File.SetDeadline:
+// regular files return os.ErrNoDeadline.
+func (f *File) SetDeadline(t time.Time) error { return f.f.SetDeadline(t) }
+
+// SetReadDeadline sets the read deadline, like os.File.SetReadDeadline.
+func (f *File) SetReadDeadline(t time.Time) error { return f.f.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the write deadline, like os.File.SetWriteDeadline.
+func (f *File) SetWriteDeadline(t time.Time) error { return f.f.SetWriteDeadline(t) }
