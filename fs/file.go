@@ -201,16 +201,13 @@ func (f *File) ReadAtContext(ctx context.Context, b []byte, off int64) (int, err
 	if off < 0 {
 		return 0, f.pathErr("readat", errNegativeOffset)
 	}
-	if f.ref.closed() {
+	if len(b) == 0 && f.ref.closed() { // otherwise the read itself reports it
 		return 0, f.pathErr("read", os.ErrClosed)
 	}
 	done := 0
 	for done < len(b) {
 		n, err := f.do(ctx, ops.Read(f.fd, b[done:], off+int64(done)))
 		if err != nil {
-			if err == os.ErrClosed {
-				return done, f.pathErr("read", err)
-			}
 			return done, f.pathErr("read", err)
 		}
 		if n == 0 {
@@ -277,7 +274,7 @@ func (f *File) WriteAtContext(ctx context.Context, b []byte, off int64) (int, er
 	if off < 0 {
 		return 0, f.pathErr("writeat", errNegativeOffset)
 	}
-	if f.ref.closed() {
+	if len(b) == 0 && f.ref.closed() { // otherwise the write itself reports it
 		return 0, f.pathErr("write", os.ErrClosed)
 	}
 	done := 0
