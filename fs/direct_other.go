@@ -1,0 +1,10 @@
+//go:build !linux
+
+package fs
+
+import "errors"
+
+// DirectAlignment reports O_DIRECT alignment, known only on Linux.
+func (f *File) DirectAlignment() (mem, off int, err error) {
+	return 0, 0, errors.New("fs: O_DIRECT alignment is known only on Linux")
+}
