@@ -1,0 +1,190 @@
+//go:build linux
+
+package uring_test
+
+// Benchmarks of package fs against package os (and C liburing where the
+// device is the limit), with the harness of bench_test.go: same-run ratios.
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/goaio/uring/fs"
+)
+
+// readerAts measures ReadAt of random blocks from n goroutines on f.
+func readerAts(name string, f io.ReaderAt, n int) contender {
+	return contender{fmt.Sprintf("%s.ReadAt x%d", name, n), func(d time.Duration) (tally, error) {
+		return goLoop(n, d, func(i int) func() error {
+			buf, rnd := alignedBlock(), newBenchRand(i+7000)
+			return func() error {
+				got, err := f.ReadAt(buf, rnd.block())
+				if err != nil {
+					return err
+				}
+				if got != benchBlock {
+					return errShortRead
+				}
+				return nil
+			}
+		})
+	}}
+}
+
+func openFS(tb testing.TB, path string, flag int) *fs.File {
+	f, err := fs.OpenFile(path, flag, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if !f.UsesRing() {
+		tb.Fatal("fs.File is not on the ring")
+	}
+	tb.Cleanup(func() { f.Close() })
+	return f
+}
+
+// BenchmarkFSReadAtWarm64: fs.File.ReadAt against os.File.ReadAt, 4 KiB
+// random reads of a cached 1 GiB file from 64 goroutines.
+func BenchmarkFSReadAtWarm64(b *testing.B) {
+	benchRequireRing(b)
+	d := benchDuration(b)
+	path := benchFile(b, benchDir())
+	t := compare(b, d, readerAts("fs.File", openFS(b, path, os.O_RDONLY), readWorkers),
+		readerAts("os.File", openFile(b, path, 0), readWorkers))
+	report(b, t[0].rate(), "IOPS")
+	report(b, t[1].rate(), "os-IOPS")
+	report(b, t[0].rate()/t[1].rate(), "xOS")
+}
+
+// BenchmarkFSReadAtDirect64: the same with O_DIRECT, against os.File and C
+// liburing at queue depth 64.
+func BenchmarkFSReadAtDirect64(b *testing.B) {
+	benchRequireRing(b)
+	d := benchDuration(b)
+	path := benchFile(b, directDir(b))
+	fd := openFd(b, path, syscall.O_DIRECT)
+	t := compare(b, d, readerAts("fs.File", openFS(b, path, os.O_RDONLY|syscall.O_DIRECT), readWorkers),
+		readerAts("os.File", openFile(b, path, syscall.O_DIRECT), readWorkers), cReaders(fd, readWorkers))
+	report(b, t[0].rate(), "IOPS")
+	report(b, t[0].rate()/t[1].rate(), "xOS")
+	report(b, t[0].rate()/t[2].rate(), "xC")
+}
+
+// passes measures whole passes of run (bytes per pass) for at least d.
+func passes(name string, run func() (int64, error)) contender {
+	return contender{name, func(d time.Duration) (tally, error) {
+		t0 := time.Now()
+		var total int64
+		for time.Since(t0) < d || total == 0 {
+			n, err := run()
+			if err != nil {
+				return tally{}, err
+			}
+			total += n
+		}
+		return tally{ops: uint64(total), elapsed: time.Since(t0)}, nil
+	}}
+}
+
+// BenchmarkFSSequentialRead: io.Copy(io.Discard, f) over the cached 1 GiB
+// file, fs against os; the rate is bytes per second.
+func BenchmarkFSSequentialRead(b *testing.B) {
+	benchRequireRing(b)
+	d := benchDuration(b)
+	path := benchFile(b, benchDir())
+	copyAll := func(open func() (io.ReadCloser, error)) func() (int64, error) {
+		return func() (int64, error) {
+			f, err := open()
+			if err != nil {
+				return 0, err
+			}
+			defer f.Close()
+			return io.Copy(io.Discard, f)
+		}
+	}
+	t := compare(b, d,
+		passes("fs io.Copy", copyAll(func() (io.ReadCloser, error) { return fs.Open(path) })),
+		passes("os io.Copy", copyAll(func() (io.ReadCloser, error) { return os.Open(path) })))
+	report(b, t[0].rate()/1e6, "MB/s")
+	report(b, t[1].rate()/1e6, "os-MB/s")
+	report(b, t[0].rate()/t[1].rate(), "xOS")
+}
+
+// BenchmarkFSCopyFile: io.Copy of the 1 GiB file, fs to fs against os to os.
+func BenchmarkFSCopyFile(b *testing.B) {
+	benchRequireRing(b)
+	d := benchDuration(b)
+	src := benchFile(b, benchDir())
+	dst := filepath.Join(b.TempDir(), "copy")
+	t := compare(b, d,
+		passes("fs->fs io.Copy", func() (int64, error) {
+			in, err := fs.Open(src)
+			if err != nil {
+				return 0, err
+			}
+			defer in.Close()
+			out, err := fs.Create(dst)
+			if err != nil {
+				return 0, err
+			}
+			defer out.Close()
+			return io.Copy(out, in)
+		}),
+		passes("os->os io.Copy", func() (int64, error) {
+			in, err := os.Open(src)
+			if err != nil {
+				return 0, err
+			}
+			defer in.Close()
+			out, err := os.Create(dst)
+			if err != nil {
+				return 0, err
+			}
+			defer out.Close()
+			return io.Copy(out, in)
+		}))
+	report(b, t[0].rate()/1e6, "MB/s")
+	report(b, t[1].rate()/1e6, "os-MB/s")
+	report(b, t[0].rate()/t[1].rate(), "xOS")
+}
+
+// BenchmarkFSReadFile10k: ReadFile of 10,000 cached 4 KiB files from 64
+// goroutines, fs against os.
+func BenchmarkFSReadFile10k(b *testing.B) {
+	benchRequireRing(b)
+	d := benchDuration(b)
+	dir := b.TempDir()
+	const files = 10_000
+	names := make([]string, files)
+	block := make([]byte, 4096)
+	for i := range names {
+		names[i] = filepath.Join(dir, fmt.Sprintf("f%05d", i))
+		if err := os.WriteFile(names[i], block, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	readers := func(name string, read func(string) ([]byte, error)) contender {
+		return contender{name, func(d time.Duration) (tally, error) {
+			return goLoop(readWorkers, d, func(i int) func() error {
+				rnd := newBenchRand(i + 9000)
+				return func() error {
+					data, err := read(names[rnd.block()/benchBlock%files])
+					if err == nil && len(data) != 4096 {
+						err = errShortRead
+					}
+					return err
+				}
+			})
+		}}
+	}
+	t := compare(b, d, readers("fs.ReadFile", func(p string) ([]byte, error) { return fs.ReadFile(p) }),
+		readers("os.ReadFile", os.ReadFile))
+	report(b, t[0].rate(), "files/s")
+	report(b, t[1].rate(), "os-files/s")
+	report(b, t[0].rate()/t[1].rate(), "xOS")
+}
