@@ -32,6 +32,7 @@ type File struct {
 	ref    refcount
 	posMu  sync.Mutex // serialises offset-based calls (Read, Write, Seek)
 	append bool
+	opened os.FileInfo // the Stat taken at open; ReadFile sizes its buffer from it
 }
 
 // Option configures how a File is opened.
@@ -96,7 +97,12 @@ func newFile(f *os.File, appendMode bool, opts []Option) *File {
 			return file // io_uring unavailable: os it is
 		}
 	}
-	if fd, ok := ringFd(f); ok {
+	st, err := f.Stat()
+	if err != nil {
+		return file
+	}
+	file.opened = st
+	if fd, ok := ringFd(f, st); ok {
 		file.ring, file.fd = r, fd
 	}
 	return file
@@ -105,9 +111,8 @@ func newFile(f *os.File, appendMode bool, opts []Option) *File {
 // ringFd returns f's descriptor when the ring should do f's I/O: regular
 // files and block devices, which never return EAGAIN. It reads the fd
 // through SyscallConn, which, unlike Fd, leaves the blocking mode alone.
-func ringFd(f *os.File) (int, bool) {
-	st, err := f.Stat()
-	if err != nil || !(st.Mode().IsRegular() || st.Mode()&os.ModeDevice != 0 && st.Mode()&os.ModeCharDevice == 0) {
+func ringFd(f *os.File, st os.FileInfo) (int, bool) {
+	if !(st.Mode().IsRegular() || st.Mode()&os.ModeDevice != 0 && st.Mode()&os.ModeCharDevice == 0) {
 		return -1, false
 	}
 	rc, err := f.SyscallConn()

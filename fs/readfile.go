@@ -13,7 +13,11 @@ func ReadFile(name string, opts ...Option) ([]byte, error) {
 	}
 	defer f.Close()
 	size := 512
-	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > 0 && int64(int(st.Size())) == st.Size() {
+	st := f.opened
+	if st == nil {
+		st, _ = f.Stat()
+	}
+	if st != nil && st.Mode().IsRegular() && st.Size() > 0 && int64(int(st.Size())) == st.Size() {
 		size = int(st.Size()) + 1 // one more byte to see EOF without growing
 	}
 	data := make([]byte, 0, size)
