@@ -362,18 +362,53 @@ func (f *File) Readdirnames(n int) ([]string, error) { return f.f.Readdirnames(n
 // SyscallConn returns the raw file, like os.File.SyscallConn.
 func (f *File) SyscallConn() (syscall.RawConn, error) { return f.f.SyscallConn() }
 
-// ReadFrom copies r into the file, like os.File.ReadFrom.
+// ReadFrom copies r into the file, like os.File.ReadFrom. From another file
+// the kernel copies directly (copy_file_range, as os.File does); from
+// anything else the data moves through the ring in large chunks.
 func (f *File) ReadFrom(r io.Reader) (int64, error) {
 	if f.ring == nil {
 		return f.f.ReadFrom(r)
 	}
+	var srcRef *refcount
+	if src, ok := r.(*File); ok {
+		if !src.ref.incref() {
+			return 0, src.pathErr("read", os.ErrClosed)
+		}
+		srcRef, r = &src.ref, src.f
+	}
+	if src, ok := r.(*os.File); ok {
+		if srcRef != nil {
+			defer srcRef.decref()
+		}
+		if !f.ref.incref() {
+			return 0, f.pathErr("write", os.ErrClosed)
+		}
+		defer f.ref.decref()
+		f.posMu.Lock()
+		defer f.posMu.Unlock()
+		return f.f.ReadFrom(src)
+	}
 	return genericReadFrom(f, r)
 }
 
-// WriteTo copies the file into w, like os.File.WriteTo.
+// WriteTo copies the file into w, like os.File.WriteTo. Into another file
+// the kernel copies directly (copy_file_range); into anything else the data
+// moves through the ring in large chunks.
 func (f *File) WriteTo(w io.Writer) (int64, error) {
 	if f.ring == nil {
 		return f.f.WriteTo(w)
+	}
+	switch dst := w.(type) {
+	case *File:
+		return dst.ReadFrom(f)
+	case *os.File:
+		if !f.ref.incref() {
+			return 0, f.pathErr("read", os.ErrClosed)
+		}
+		defer f.ref.decref()
+		f.posMu.Lock()
+		defer f.posMu.Unlock()
+		return f.f.WriteTo(dst)
 	}
 	return genericWriteTo(f, w)
 }

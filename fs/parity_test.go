@@ -333,3 +333,36 @@ func TestReadFileWriteFile(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, got)
 }
+
+// io.Copy between files (ReadFrom's file-to-file path) and from a plain
+// reader (the ring path) give the same bytes and counts as os.
+func TestCopyParity(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	content := bytes.Repeat([]byte("copy me "), 100_000)
+	writeFile(t, src, content)
+	in, err := fs.Open(src)
+	require.NoError(t, err)
+	defer in.Close()
+	out, err := fs.Create(filepath.Join(dir, "dst"))
+	require.NoError(t, err)
+	defer out.Close()
+	_, err = in.Seek(8, io.SeekStart) // copies start at the source's offset, as with os
+	require.NoError(t, err)
+	n, err := io.Copy(out, in)
+	require.NoError(t, err)
+	require.Equal(t, int64(len(content)-8), n)
+	got, err := os.ReadFile(filepath.Join(dir, "dst"))
+	require.NoError(t, err)
+	require.Equal(t, content[8:], got)
+
+	n, err = out.ReadFrom(bytes.NewReader([]byte("tail")))
+	require.NoError(t, err)
+	require.Equal(t, int64(4), n)
+	got, _ = os.ReadFile(filepath.Join(dir, "dst"))
+	require.Equal(t, append(content[8:], "tail"...), got)
+
+	require.NoError(t, in.Close())
+	_, err = out.ReadFrom(in)
+	require.ErrorIs(t, err, os.ErrClosed)
+}
