@@ -17,7 +17,6 @@ import (
 	"unsafe"
 )
 
-const cgoEnabled = true
 
 // kernelRing is one io_uring instance: liburing's struct io_uring in C memory.
 type kernelRing struct {

@@ -11,7 +11,6 @@ import (
 // Without Linux and cgo there is no io_uring: newKernelRing reports why, and
 // the rest is never reached because New fails.
 
-const cgoEnabled = false
 
 var errNoKernelRing = func() error {
 	if runtime.GOOS != "linux" {
