@@ -17,7 +17,6 @@ import (
 	"unsafe"
 )
 
-
 // kernelRing is one io_uring instance: liburing's struct io_uring in C memory.
 type kernelRing struct {
 	u         *C.uring_t

@@ -11,7 +11,6 @@ import (
 // Without Linux and cgo there is no io_uring: newKernelRing reports why, and
 // the rest is never reached because New fails.
 
-
 var errNoKernelRing = func() error {
 	if runtime.GOOS != "linux" {
 		return errors.New("io_uring is Linux only; this is " + runtime.GOOS)
