@@ -74,8 +74,8 @@ test: deps
 cross:
 	CGO_ENABLED=0 $(GO) build $(PKGS)
 	env -u URING_REQUIRE CGO_ENABLED=0 $(GO) test -count=1 -run '^TestWithoutCgo$$' .
-	GOOS=darwin $(GO) build $(PKGS)
-	GOOS=windows $(GO) build $(PKGS)
+	GOOS=darwin $(GO) vet $(PKGS)
+	GOOS=windows $(GO) vet $(PKGS)
 	$(GO) build -tags uring_dynamic $(PKGS)
 
 check: deps fmt

@@ -1,3 +1,5 @@
+//go:build linux
+
 package fs_test
 
 import (
@@ -7,11 +9,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/goaio/uring"
 	"github.com/goaio/uring/fs"
@@ -252,6 +257,48 @@ var scenarios = []scenario{
 		tr.call("write", n, err)
 		n, err = f.Read(make([]byte, 4))
 		tr.call("read", n, err)
+	}},
+	{"directory listing, chmod, deadlines on a regular file", func(t *testing.T, tr *transcript, o opener, dir string) {
+		for _, n := range []string{"b", "a", "c"} {
+			writeFile(t, filepath.Join(dir, n), []byte(n))
+		}
+		d, err := o.open(t, dir, os.O_RDONLY, 0)
+		require.NoError(t, err)
+		defer d.Close()
+		type lister interface {
+			Readdirnames(int) ([]string, error)
+			Chmod(os.FileMode) error
+			SetDeadline(time.Time) error
+		}
+		l := d.(lister)
+		names, err := l.Readdirnames(-1)
+		slices.Sort(names)
+		tr.add("names=%v err=%v", names, err)
+		f, err := o.open(t, filepath.Join(dir, "a"), os.O_RDWR, 0)
+		require.NoError(t, err)
+		defer f.Close()
+		fl := f.(lister)
+		tr.add("chmod: %v", fl.Chmod(0o600))
+		st, _ := f.Stat()
+		tr.add("mode=%v", st.Mode())
+		err = fl.SetDeadline(time.Now().Add(time.Second))
+		tr.add("setdeadline: %v noDeadline=%v", err, errors.Is(err, os.ErrNoDeadline))
+	}},
+	{"O_TMPFILE", func(t *testing.T, tr *transcript, o opener, dir string) {
+		f, err := o.open(t, dir, os.O_RDWR|unix.O_TMPFILE, 0o600)
+		if err != nil {
+			tr.call("open", 0, err)
+			return
+		}
+		defer f.Close()
+		n, err := f.Write([]byte("anonymous"))
+		tr.call("write", n, err)
+		buf := make([]byte, 16)
+		n, err = f.ReadAt(buf, 0)
+		tr.call("readat", n, err)
+		tr.add("data=%q", buf[:n])
+		entries, _ := os.ReadDir(dir)
+		tr.add("visible entries=%d", len(entries))
 	}},
 	{"/proc file", func(t *testing.T, tr *transcript, o opener, dir string) {
 		f, err := o.open(t, "/proc/sys/kernel/ostype", os.O_RDONLY, 0)

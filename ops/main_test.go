@@ -1,3 +1,5 @@
+//go:build linux
+
 package ops_test
 
 // Helpers shared by the kernel tests of this package: every test runs its ops

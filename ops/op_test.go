@@ -1,3 +1,5 @@
+//go:build linux
+
 package ops_test
 
 // Pure tests: how constructors encode SQE fields, with no ring and no kernel.
