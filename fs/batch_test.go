@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -90,4 +91,36 @@ func (r *readerAt) ReadAt(p []byte, off int64) (int, error) {
 		return n, io.EOF
 	}
 	return n, nil
+}
+
+// Copying a file into a TCP connection takes the kernel's sendfile path, as
+// os.File does, and delivers every byte.
+func TestWriteToSocket(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	content := bytes.Repeat([]byte("sendfile "), 200_000)
+	writeFile(t, p, content)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer c.Close()
+		b, _ := io.ReadAll(c)
+		got <- b
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	f, err := fs.Open(p)
+	require.NoError(t, err)
+	defer f.Close()
+	n, err := io.Copy(c, f)
+	require.NoError(t, err)
+	require.Equal(t, int64(len(content)), n)
+	c.Close()
+	require.Equal(t, content, <-got)
 }

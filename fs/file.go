@@ -398,17 +398,19 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 	if f.ring == nil {
 		return f.f.WriteTo(w)
 	}
-	switch dst := w.(type) {
+	switch w.(type) {
 	case *File:
-		return dst.ReadFrom(f)
-	case *os.File:
+		return w.(*File).ReadFrom(f)
+	case *os.File, syscall.Conn:
+		// Another file, or a socket: the kernel copies directly
+		// (copy_file_range, sendfile), as it does for os.File.
 		if !f.ref.incref() {
 			return 0, f.pathErr("read", os.ErrClosed)
 		}
 		defer f.ref.decref()
 		f.posMu.Lock()
 		defer f.posMu.Unlock()
-		return f.f.WriteTo(dst)
+		return f.f.WriteTo(w)
 	}
 	return genericWriteTo(f, w)
 }
