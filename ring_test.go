@@ -314,7 +314,8 @@ func TestStreamBreakCancels(t *testing.T) {
 	}
 	require.Equal(t, 3, n)
 	require.Equal(t, 0, uring.SlotsInUse(r))
-	require.Zero(t, r.Stats().InFlight)
+	// The cancel that breaking sent completes on its own, just after.
+	require.Eventually(t, func() bool { return r.Stats().InFlight == 0 }, 5*time.Second, time.Millisecond)
 }
 
 func TestStreamContext(t *testing.T) {

@@ -34,6 +34,7 @@ func TestStressCancelCanary(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	r, err := uring.New(uring.WithShards(2), uring.WithEntries(64))
 	require.NoError(t, err)
+	defer r.Close() // also when a check fails early: no goroutine left for goleak to report
 
 	const workers = 64
 	total := 100_000
@@ -147,7 +148,10 @@ func TestStressCancelCanary(t *testing.T) {
 	require.NotZero(t, cancelled.Load(), "no op was cancelled: the test did not exercise cancellation")
 	t.Logf("%d completed, %d cancelled; stats %+v", completed.Load(), cancelled.Load(), r.Stats())
 	require.Equal(t, 0, uring.SlotsInUse(r))
-	require.Zero(t, r.Stats().InFlight)
+	// The ring's own cancels and linked timeouts may still be completing just
+	// after the last caller returned; they must all complete, promptly.
+	require.Eventually(t, func() bool { return r.Stats().InFlight == 0 }, 5*time.Second, time.Millisecond,
+		"internal requests never completed: %+v", r.Stats())
 	require.NoError(t, r.Close())
 }
 

@@ -398,9 +398,9 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 	if f.ring == nil {
 		return f.f.WriteTo(w)
 	}
-	switch w.(type) {
+	switch dst := w.(type) {
 	case *File:
-		return w.(*File).ReadFrom(f)
+		return dst.ReadFrom(f)
 	case *os.File, syscall.Conn:
 		// Another file, or a socket: the kernel copies directly
 		// (copy_file_range, sendfile), as it does for os.File.
