@@ -209,13 +209,31 @@ func (f *File) ReadAtContext(ctx context.Context, b []byte, off int64) (int, err
 	if len(b) == 0 && f.ref.closed() { // otherwise the read itself reports it
 		return 0, f.pathErr("read", os.ErrClosed)
 	}
+	return f.transfer(ctx, false, b, off)
+}
+
+// transfer moves all of b with as many ring ops as it takes, from off on (-1:
+// at the file offset), as os.File's ReadAt and WriteAt loops do. A read that
+// returns nothing ends with io.EOF, a write with io.ErrUnexpectedEOF.
+func (f *File) transfer(ctx context.Context, write bool, b []byte, off int64) (int, error) {
+	op, name := ops.Read, "read"
+	if write {
+		op, name = ops.Write, "write"
+	}
 	done := 0
 	for done < len(b) {
-		n, err := f.do(ctx, ops.Read(f.fd, b[done:], off+int64(done)))
+		at := off
+		if off >= 0 {
+			at += int64(done)
+		}
+		n, err := f.do(ctx, op(f.fd, b[done:], at))
 		if err != nil {
-			return done, f.pathErr("read", err)
+			return done, f.pathErr(name, err)
 		}
 		if n == 0 {
+			if write {
+				return done, f.pathErr(name, io.ErrUnexpectedEOF)
+			}
 			return done, io.EOF
 		}
 		done += n
@@ -243,21 +261,11 @@ func (f *File) WriteContext(ctx context.Context, b []byte) (int, error) {
 	}
 	f.posMu.Lock()
 	defer f.posMu.Unlock()
-	done := 0
-	for done < len(b) || len(b) == 0 {
-		n, err := f.do(ctx, ops.Write(f.fd, b[done:], -1))
-		if err != nil {
-			return done, f.pathErr("write", err)
-		}
-		if len(b) == 0 {
-			break
-		}
-		if n == 0 {
-			return done, f.pathErr("write", io.ErrUnexpectedEOF)
-		}
-		done += n
+	if len(b) == 0 { // a zero-byte write still reaches the kernel, as with os.File
+		_, err := f.do(ctx, ops.Write(f.fd, nil, -1))
+		return 0, f.pathErr("write", err)
 	}
-	return done, nil
+	return f.transfer(ctx, true, b, -1)
 }
 
 // WriteString writes s, like os.File.WriteString.
@@ -282,18 +290,7 @@ func (f *File) WriteAtContext(ctx context.Context, b []byte, off int64) (int, er
 	if len(b) == 0 && f.ref.closed() { // otherwise the write itself reports it
 		return 0, f.pathErr("write", os.ErrClosed)
 	}
-	done := 0
-	for done < len(b) {
-		n, err := f.do(ctx, ops.Write(f.fd, b[done:], off+int64(done)))
-		if err != nil {
-			return done, f.pathErr("write", err)
-		}
-		if n == 0 {
-			return done, f.pathErr("write", io.ErrUnexpectedEOF)
-		}
-		done += n
-	}
-	return done, nil
+	return f.transfer(ctx, true, b, off)
 }
 
 // Seek sets the offset for the next Read or Write, like os.File.Seek.
