@@ -8,6 +8,7 @@ package uring_test
 import (
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -235,5 +236,72 @@ func BenchmarkFSReadFiles10k(b *testing.B) {
 		}))
 	report(b, t[0].rate(), "files/s")
 	report(b, t[1].rate(), "os-files/s")
+	report(b, t[0].rate()/t[1].rate(), "xOS")
+}
+
+// streamPass copies 64 MiB arriving on a pipe or a loopback TCP connection
+// into a file opened by create: io.Copy takes ReadFrom's splice path for fs.
+func streamPass(b *testing.B, network string, create func(string) (io.WriteCloser, error)) func() (int64, error) {
+	payload := make([]byte, 1<<20)
+	dst := filepath.Join(b.TempDir(), "dst")
+	const total = 64 << 20
+	return func() (int64, error) {
+		var src io.ReadCloser
+		var feed io.WriteCloser
+		switch network {
+		case "pipe":
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				return 0, err
+			}
+			src, feed = pr, pw
+		default:
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return 0, err
+			}
+			defer ln.Close()
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				return 0, err
+			}
+			s, err := ln.Accept()
+			if err != nil {
+				return 0, err
+			}
+			src, feed = s, c
+		}
+		defer src.Close()
+		go func() {
+			for i := 0; i < total/len(payload); i++ {
+				if _, err := feed.Write(payload); err != nil {
+					break
+				}
+			}
+			feed.Close()
+		}()
+		out, err := create(dst)
+		if err != nil {
+			return 0, err
+		}
+		defer out.Close()
+		return io.Copy(out, src)
+	}
+}
+
+// BenchmarkFSPipeToFile and BenchmarkFSSocketToFile: io.Copy from a pipe or
+// a TCP connection into a file, fs (splice(2) from a pipe) against os
+// (a read/write loop for pipes, splice(2) for sockets).
+func BenchmarkFSPipeToFile(b *testing.B)   { benchStreamToFile(b, "pipe") }
+func BenchmarkFSSocketToFile(b *testing.B) { benchStreamToFile(b, "tcp") }
+
+func benchStreamToFile(b *testing.B, network string) {
+	benchRequireRing(b)
+	d := benchDuration(b)
+	t := compare(b, d,
+		passes("fs.File", streamPass(b, network, func(p string) (io.WriteCloser, error) { return fs.Create(p) })),
+		passes("os.File", streamPass(b, network, func(p string) (io.WriteCloser, error) { return os.Create(p) })))
+	report(b, t[0].rate()/1e6, "MB/s")
+	report(b, t[1].rate()/1e6, "os-MB/s")
 	report(b, t[0].rate()/t[1].rate(), "xOS")
 }

@@ -359,12 +359,29 @@ func (f *File) Readdirnames(n int) ([]string, error) { return f.f.Readdirnames(n
 // SyscallConn returns the raw file, like os.File.SyscallConn.
 func (f *File) SyscallConn() (syscall.RawConn, error) { return f.f.SyscallConn() }
 
-// ReadFrom copies r into the file, like os.File.ReadFrom. From another file
-// the kernel copies directly (copy_file_range, as os.File does); from
+// ReadFrom copies r into the file at its offset, like os.File.ReadFrom, on
+// the fastest path that applies: from another file the kernel copies
+// directly (copy_file_range, as os.File does); from a pipe, or a TCP or unix
+// stream socket, splice(2) moves it without copying through user space
+// (io_uring would hand each splice to a worker thread: slower); from
 // anything else the data moves through the ring in large chunks.
+// An *io.LimitedReader bounds every path.
 func (f *File) ReadFrom(r io.Reader) (int64, error) {
 	if f.ring == nil {
+		if src, ok := r.(*File); ok && src.ring != nil && isPipe(f) {
+			return src.WriteTo(f) // file → pipe: the source splices
+		}
 		return f.f.ReadFrom(r)
+	}
+	lr, inner, remain := unwrapLimited(r)
+	if remain <= 0 {
+		return 0, nil
+	}
+	if n, handled, err := f.spliceFrom(inner, remain); handled {
+		if lr != nil {
+			lr.N -= n
+		}
+		return n, err
 	}
 	var srcRef *refcount
 	if src, ok := r.(*File); ok {
@@ -388,12 +405,31 @@ func (f *File) ReadFrom(r io.Reader) (int64, error) {
 	return genericReadFrom(f, r)
 }
 
-// WriteTo copies the file into w, like os.File.WriteTo. Into another file
-// the kernel copies directly (copy_file_range); into anything else the data
+// unwrapLimited returns r's limit when it is an *io.LimitedReader.
+func unwrapLimited(r io.Reader) (*io.LimitedReader, io.Reader, int64) {
+	if lr, ok := r.(*io.LimitedReader); ok {
+		return lr, lr.R, lr.N
+	}
+	return nil, r, 1<<63 - 1
+}
+
+// isPipe reports whether f is open on a pipe.
+func isPipe(f *File) bool {
+	st, err := f.f.Stat()
+	return err == nil && st.Mode()&os.ModeNamedPipe != 0
+}
+
+// WriteTo copies the file from its offset into w, like os.File.WriteTo, on
+// the fastest path that applies: into another file the kernel copies
+// directly (copy_file_range); into a pipe splice(2) moves it; into a socket
+// the kernel sends (sendfile, as os.File does); into anything else the data
 // moves through the ring in large chunks.
 func (f *File) WriteTo(w io.Writer) (int64, error) {
 	if f.ring == nil {
 		return f.f.WriteTo(w)
+	}
+	if n, handled, err := f.spliceTo(w); handled {
+		return n, err
 	}
 	switch dst := w.(type) {
 	case *File:

@@ -284,6 +284,58 @@ var scenarios = []scenario{
 		err = fl.SetDeadline(time.Now().Add(time.Second))
 		tr.add("setdeadline: %v noDeadline=%v", err, errors.Is(err, os.ErrNoDeadline))
 	}},
+	{"pipe (FIFO): read, write, deadlines, close", func(t *testing.T, tr *transcript, o opener, dir string) {
+		fifo := filepath.Join(dir, "fifo")
+		require.NoError(t, unix.Mkfifo(fifo, 0o600))
+		f, err := o.open(t, fifo, os.O_RDWR, 0) // O_RDWR: no wait for a peer
+		require.NoError(t, err)
+		n, err := f.Write([]byte("through the pipe"))
+		tr.call("write", n, err)
+		buf := make([]byte, 7)
+		n, err = f.Read(buf)
+		tr.call("read", n, err)
+		tr.add("data=%q", buf[:n])
+		n, err = f.ReadAt(buf, 0)
+		tr.call("readat", n, err)
+		_, err = f.Seek(0, io.SeekStart)
+		tr.add("seek: %v", err)
+		dl := f.(interface{ SetReadDeadline(time.Time) error })
+		tr.add("setreaddeadline: %v", dl.SetReadDeadline(time.Now().Add(-time.Second)))
+		n, err = f.Read(buf)
+		tr.call("read after deadline", n, err)
+		tr.add("deadline=%v", errors.Is(err, os.ErrDeadlineExceeded))
+		tr.add("cleardeadline: %v", dl.SetReadDeadline(time.Time{}))
+		rest := make([]byte, 64)
+		n, err = f.Read(rest)
+		tr.call("read rest", n, err)
+		tr.add("data=%q", rest[:n])
+		done := make(chan error, 1)
+		go func() { _, err := f.Read(buf); done <- err }() // the pipe is empty: blocks
+		time.Sleep(20 * time.Millisecond)
+		tr.add("close: %v", f.Close())
+		err = <-done
+		tr.add("blocked read after close: %v closed=%v", err, errors.Is(err, os.ErrClosed))
+	}},
+	{"chown, and metadata calls after Close", func(t *testing.T, tr *transcript, o opener, dir string) {
+		p := filepath.Join(dir, "f")
+		writeFile(t, p, []byte("x"))
+		f, err := o.open(t, p, os.O_RDWR, 0)
+		require.NoError(t, err)
+		type meta interface {
+			Chown(int, int) error
+			Chmod(os.FileMode) error
+		}
+		m := f.(meta)
+		tr.add("chown self: %v", m.Chown(os.Getuid(), os.Getgid()))
+		tr.add("chown keep: %v", m.Chown(-1, -1))
+		require.NoError(t, f.Close())
+		tr.add("chown closed: %v", m.Chown(os.Getuid(), os.Getgid()))
+		tr.add("chmod closed: %v", m.Chmod(0o600))
+		_, err = f.Stat()
+		tr.add("stat closed: %v", err)
+		tr.add("truncate closed: %v", f.Truncate(0))
+		tr.add("sync closed: %v", f.Sync())
+	}},
 	{"O_TMPFILE", func(t *testing.T, tr *transcript, o opener, dir string) {
 		f, err := o.open(t, dir, os.O_RDWR|unix.O_TMPFILE, 0o600)
 		if err != nil {
