@@ -165,12 +165,17 @@ var (
 	defaultErr  error
 )
 
+// defaultMaxInFlight is the Default Ring's request table per shard: large
+// enough for a server's idle connections, each with a receive pending, and
+// only memory where used.
+const defaultMaxInFlight = 1 << 14
+
 // Default returns the process-wide Ring, created on first use with one shard
-// per GOMAXPROCS. The fs and net packages use it unless given another. It is
-// never closed.
+// per GOMAXPROCS and room for 16384 requests in flight per shard. The fs and
+// net packages use it unless given another. It is never closed.
 func Default() (*Ring, error) {
 	defaultOnce.Do(func() {
-		defaultRing, defaultErr = New(WithShards(runtimeProcs()))
+		defaultRing, defaultErr = New(WithShards(runtimeProcs()), WithMaxInFlight(defaultMaxInFlight))
 	})
 	return defaultRing, defaultErr
 }

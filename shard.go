@@ -113,12 +113,11 @@ func newShard(r *Ring, id int, cfg *config, wqFd int) (*shard, error) {
 	if n <= 0 {
 		n = k.cqEntries
 	}
+	// Slots are set up on first use (the free list hands out low indices
+	// first) and the scratch is calloc'ed: a large table that is never
+	// filled costs address space, not memory.
 	s.slots = make([]slot, n)
 	s.scratch = cAlloc(n * scratchSize)
-	for i := range s.slots {
-		s.slots[i].done = make(chan struct{}, 1)
-		s.slots[i].idx = int32(i)
-	}
 	s.free.init(n)
 	go s.reaper()
 	return s, nil
@@ -140,9 +139,19 @@ func (s *shard) acquire() (int32, *slot, error) {
 		}
 		return 0, nil, ErrClosed
 	}
-	sl := &s.slots[idx]
+	sl := s.slotFor(idx)
 	sl.gen.Store((sl.gen.Load() + 1) & genMask)
 	return idx, sl, nil
+}
+
+// slotFor returns slot idx for a new request, setting it up on first use.
+func (s *shard) slotFor(idx int32) *slot {
+	sl := &s.slots[idx]
+	if sl.done == nil {
+		sl.done = make(chan struct{}, 1)
+		sl.idx = idx
+	}
+	return sl
 }
 
 // acquireN takes len(idx) slots. Batches take turns, so two batches never
@@ -173,7 +182,7 @@ func (s *shard) acquireN(idx []int32) error {
 		return ErrClosed
 	}
 	for _, i := range idx {
-		sl := &s.slots[i]
+		sl := s.slotFor(i)
 		sl.gen.Store((sl.gen.Load() + 1) & genMask)
 	}
 	return nil
