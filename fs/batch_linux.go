@@ -36,7 +36,7 @@ func (f *File) ReadAtv(ctx context.Context, bufs [][]byte, offs []int64) ([]int,
 		}
 		batch = append(batch, ops.Read(f.fd, b, offs[i]))
 	}
-	if !f.ref.incref() {
+	if !f.ref.Incref() {
 		for i := range errs {
 			errs[i] = f.pathErr("read", os.ErrClosed)
 		}
@@ -44,7 +44,7 @@ func (f *File) ReadAtv(ctx context.Context, bufs [][]byte, offs []int64) ([]int,
 	}
 	res := make([]uring.Result, len(batch))
 	err := doBatches(ctx, f.ring, batch, res)
-	f.ref.decref()
+	f.ref.Decref()
 	j := 0
 	for i, b := range bufs {
 		if errs[i] != nil {

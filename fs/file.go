@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/goaio/uring"
+	"github.com/goaio/uring/internal/fdref"
 	"github.com/goaio/uring/ops"
 )
 
@@ -29,7 +30,7 @@ type File struct {
 	f      *os.File
 	ring   *uring.Ring // nil: every call goes to f
 	fd     int
-	ref    refcount
+	ref    fdref.Ref
 	posMu  sync.Mutex // serialises offset-based calls (Read, Write, Seek)
 	append bool
 	opened os.FileInfo // the Stat taken at open; ReadFile sizes its buffer from it
@@ -86,7 +87,7 @@ func newFile(f *os.File, appendMode bool, opts []Option) *File {
 		opt(&o)
 	}
 	file := &File{f: f, fd: -1, append: appendMode}
-	file.ref.zero = make(chan struct{}, 1)
+	file.ref.Init()
 	if o.fallback {
 		return file
 	}
@@ -151,11 +152,11 @@ func (f *File) pathErr(op string, err error) error {
 // do runs op on the ring with a reference on the descriptor, so Close waits
 // for it (and cancels it) before closing the fd.
 func (f *File) do(ctx context.Context, op ops.Op) (int, error) {
-	if !f.ref.incref() {
+	if !f.ref.Incref() {
 		return 0, os.ErrClosed
 	}
 	res, err := f.ring.Do(ctx, op)
-	f.ref.decref()
+	f.ref.Decref()
 	if err != nil {
 		if errors.Is(err, uring.ErrClosed) {
 			return 0, os.ErrClosed
@@ -175,7 +176,7 @@ func (f *File) ReadContext(ctx context.Context, b []byte) (int, error) {
 		return f.f.Read(b)
 	}
 	if len(b) == 0 {
-		if f.ref.closed() {
+		if f.ref.Closed() {
 			return 0, f.pathErr("read", os.ErrClosed)
 		}
 		return 0, nil
@@ -206,7 +207,7 @@ func (f *File) ReadAtContext(ctx context.Context, b []byte, off int64) (int, err
 	if off < 0 {
 		return 0, f.pathErr("readat", errNegativeOffset)
 	}
-	if len(b) == 0 && f.ref.closed() { // otherwise the read itself reports it
+	if len(b) == 0 && f.ref.Closed() { // otherwise the read itself reports it
 		return 0, f.pathErr("read", os.ErrClosed)
 	}
 	return f.transfer(ctx, false, b, off)
@@ -256,7 +257,7 @@ func (f *File) WriteContext(ctx context.Context, b []byte) (int, error) {
 	if f.ring == nil {
 		return f.f.Write(b)
 	}
-	if f.ref.closed() {
+	if f.ref.Closed() {
 		return 0, f.pathErr("write", os.ErrClosed)
 	}
 	f.posMu.Lock()
@@ -287,7 +288,7 @@ func (f *File) WriteAtContext(ctx context.Context, b []byte, off int64) (int, er
 	if off < 0 {
 		return 0, f.pathErr("writeat", errNegativeOffset)
 	}
-	if len(b) == 0 && f.ref.closed() { // otherwise the write itself reports it
+	if len(b) == 0 && f.ref.Closed() { // otherwise the write itself reports it
 		return 0, f.pathErr("write", os.ErrClosed)
 	}
 	return f.transfer(ctx, true, b, off)
@@ -320,13 +321,13 @@ func (f *File) Close() error {
 		return os.ErrInvalid
 	}
 	if f.ring != nil {
-		if !f.ref.close() {
+		if !f.ref.Close() {
 			return f.pathErr("close", os.ErrClosed)
 		}
-		if f.ref.wait() {
+		if f.ref.Wait() {
 			// Someone is in flight: cancel, then wait for the last reference.
 			_, _ = f.ring.CancelFD(context.Background(), f.fd)
-			f.ref.waitZero()
+			f.ref.WaitZero()
 		}
 	}
 	return f.f.Close()
@@ -383,21 +384,21 @@ func (f *File) ReadFrom(r io.Reader) (int64, error) {
 		}
 		return n, err
 	}
-	var srcRef *refcount
+	var srcRef *fdref.Ref
 	if src, ok := r.(*File); ok {
-		if !src.ref.incref() {
+		if !src.ref.Incref() {
 			return 0, src.pathErr("read", os.ErrClosed)
 		}
 		srcRef, r = &src.ref, src.f
 	}
 	if src, ok := r.(*os.File); ok {
 		if srcRef != nil {
-			defer srcRef.decref()
+			defer srcRef.Decref()
 		}
-		if !f.ref.incref() {
+		if !f.ref.Incref() {
 			return 0, f.pathErr("write", os.ErrClosed)
 		}
-		defer f.ref.decref()
+		defer f.ref.Decref()
 		f.posMu.Lock()
 		defer f.posMu.Unlock()
 		return f.f.ReadFrom(src)
@@ -437,10 +438,10 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 	case *os.File, syscall.Conn:
 		// Another file, or a socket: the kernel copies directly
 		// (copy_file_range, sendfile), as it does for os.File.
-		if !f.ref.incref() {
+		if !f.ref.Incref() {
 			return 0, f.pathErr("read", os.ErrClosed)
 		}
-		defer f.ref.decref()
+		defer f.ref.Decref()
 		f.posMu.Lock()
 		defer f.posMu.Unlock()
 		return f.f.WriteTo(w)

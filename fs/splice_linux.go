@@ -75,10 +75,10 @@ func (f *File) spliceFrom(r io.Reader, remain int64) (written int64, handled boo
 	if kind == notStream || f.append { // splice(2) refuses O_APPEND targets
 		return 0, false, nil
 	}
-	if !f.ref.incref() {
+	if !f.ref.Incref() {
 		return 0, true, f.pathErr("write", os.ErrClosed)
 	}
-	defer f.ref.decref()
+	defer f.ref.Decref()
 	f.posMu.Lock()
 	defer f.posMu.Unlock()
 	if kind == socketStream {
@@ -113,10 +113,10 @@ func (f *File) spliceTo(w io.Writer) (written int64, handled bool, err error) {
 	if kind != pipeStream {
 		return 0, false, nil
 	}
-	if !f.ref.incref() {
+	if !f.ref.Incref() {
 		return 0, true, f.pathErr("read", os.ErrClosed)
 	}
-	defer f.ref.decref()
+	defer f.ref.Decref()
 	f.posMu.Lock()
 	defer f.posMu.Unlock()
 	for {
