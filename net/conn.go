@@ -1,0 +1,257 @@
+package net
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// conn is what every connection type shares: net.Conn's contract over a
+// netFD, with std's errors.
+type conn struct{ fd *netFD }
+
+func (c *conn) ok() bool { return c != nil && c.fd != nil }
+
+// Read reads from the connection, as net.Conn.Read.
+func (c *conn) Read(b []byte) (int, error) {
+	if !c.ok() {
+		return 0, syscall.EINVAL
+	}
+	return c.fd.Read(b)
+}
+
+// Write writes all of b or returns an error, as net.Conn.Write.
+func (c *conn) Write(b []byte) (int, error) {
+	if !c.ok() {
+		return 0, syscall.EINVAL
+	}
+	return c.fd.Write(b)
+}
+
+// Close closes the connection, unblocking its pending Read and Write.
+func (c *conn) Close() error {
+	if !c.ok() {
+		return syscall.EINVAL
+	}
+	return c.fd.Close()
+}
+
+// LocalAddr returns the local address.
+func (c *conn) LocalAddr() net.Addr {
+	if !c.ok() {
+		return nil
+	}
+	return c.fd.laddr
+}
+
+// RemoteAddr returns the remote address.
+func (c *conn) RemoteAddr() net.Addr {
+	if !c.ok() {
+		return nil
+	}
+	return c.fd.raddr
+}
+
+// SetDeadline sets the read and write deadlines, as net.Conn.SetDeadline.
+func (c *conn) SetDeadline(t time.Time) error {
+	if !c.ok() {
+		return syscall.EINVAL
+	}
+	return c.fd.setDeadline(t, true, true)
+}
+
+// SetReadDeadline sets the read deadline.
+func (c *conn) SetReadDeadline(t time.Time) error {
+	if !c.ok() {
+		return syscall.EINVAL
+	}
+	return c.fd.setDeadline(t, true, false)
+}
+
+// SetWriteDeadline sets the write deadline.
+func (c *conn) SetWriteDeadline(t time.Time) error {
+	if !c.ok() {
+		return syscall.EINVAL
+	}
+	return c.fd.setDeadline(t, false, true)
+}
+
+// SetReadBuffer sets the socket's receive buffer size.
+func (c *conn) SetReadBuffer(bytes int) error {
+	return c.setsockopt(unix.SOL_SOCKET, unix.SO_RCVBUF, bytes)
+}
+
+// SetWriteBuffer sets the socket's send buffer size.
+func (c *conn) SetWriteBuffer(bytes int) error {
+	return c.setsockopt(unix.SOL_SOCKET, unix.SO_SNDBUF, bytes)
+}
+
+func (c *conn) setsockopt(level, opt, v int) error {
+	if !c.ok() {
+		return syscall.EINVAL
+	}
+	err := c.fd.control(func(s int) error {
+		return os.NewSyscallError("setsockopt", unix.SetsockoptInt(s, level, opt, v))
+	})
+	if err != nil {
+		return c.fd.opErr("set", err)
+	}
+	return nil
+}
+
+// SyscallConn returns the raw connection.
+func (c *conn) SyscallConn() (syscall.RawConn, error) {
+	if !c.ok() {
+		return nil, syscall.EINVAL
+	}
+	return rawConn{c.fd}, nil
+}
+
+// File returns a copy of the socket as an *os.File in blocking mode, as std.
+func (c *conn) File() (*os.File, error) {
+	if !c.ok() {
+		return nil, syscall.EINVAL
+	}
+	return c.fd.file("file")
+}
+
+// TCPConn is a TCP connection on the ring, with *net.TCPConn's methods.
+type TCPConn struct{ conn }
+
+var _ net.Conn = (*TCPConn)(nil)
+
+// CloseRead shuts down the reading side.
+func (c *TCPConn) CloseRead() error {
+	if !c.ok() {
+		return syscall.EINVAL
+	}
+	return c.fd.shutdown(unix.SHUT_RD, "close")
+}
+
+// CloseWrite shuts down the writing side: the peer reads io.EOF.
+func (c *TCPConn) CloseWrite() error {
+	if !c.ok() {
+		return syscall.EINVAL
+	}
+	return c.fd.shutdown(unix.SHUT_WR, "close")
+}
+
+// SetNoDelay controls Nagle's algorithm (on by default, as std: no delay).
+func (c *TCPConn) SetNoDelay(noDelay bool) error {
+	return c.setsockopt(unix.IPPROTO_TCP, unix.TCP_NODELAY, boolint(noDelay))
+}
+
+// SetKeepAlive turns keep-alive probes on or off.
+func (c *TCPConn) SetKeepAlive(keepalive bool) error {
+	return c.setsockopt(unix.SOL_SOCKET, unix.SO_KEEPALIVE, boolint(keepalive))
+}
+
+// SetKeepAlivePeriod sets the idle time before probes and their interval.
+func (c *TCPConn) SetKeepAlivePeriod(d time.Duration) error {
+	secs := int(roundSeconds(d))
+	if err := c.setsockopt(unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, secs); err != nil {
+		return err
+	}
+	return c.setsockopt(unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, secs)
+}
+
+// SetKeepAliveConfig configures keep-alive as *net.TCPConn's does.
+func (c *TCPConn) SetKeepAliveConfig(config net.KeepAliveConfig) error {
+	if err := c.SetKeepAlive(config.Enable); err != nil || !config.Enable {
+		return err
+	}
+	idle, intvl, count := config.Idle, config.Interval, config.Count
+	if idle == 0 {
+		idle = 15 * time.Second
+	}
+	if intvl == 0 {
+		intvl = 15 * time.Second
+	}
+	if count == 0 {
+		count = 9
+	}
+	if idle > 0 {
+		if err := c.setsockopt(unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, int(roundSeconds(idle))); err != nil {
+			return err
+		}
+	}
+	if intvl > 0 {
+		if err := c.setsockopt(unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, int(roundSeconds(intvl))); err != nil {
+			return err
+		}
+	}
+	if count > 0 {
+		return c.setsockopt(unix.IPPROTO_TCP, unix.TCP_KEEPCNT, count)
+	}
+	return nil
+}
+
+// SetLinger sets SO_LINGER, as *net.TCPConn's SetLinger.
+func (c *TCPConn) SetLinger(sec int) error {
+	if !c.ok() {
+		return syscall.EINVAL
+	}
+	l := unix.Linger{Onoff: 1, Linger: int32(sec)}
+	if sec < 0 {
+		l = unix.Linger{}
+	}
+	err := c.fd.control(func(s int) error {
+		return os.NewSyscallError("setsockopt", unix.SetsockoptLinger(s, unix.SOL_SOCKET, unix.SO_LINGER, &l))
+	})
+	if err != nil {
+		return c.fd.opErr("set", err)
+	}
+	return nil
+}
+
+// ReadFrom copies r into the connection; from a regular file (an *os.File
+// or an fs.File) the kernel sends it directly with sendfile(2).
+func (c *TCPConn) ReadFrom(r io.Reader) (int64, error) {
+	if !c.ok() {
+		return 0, syscall.EINVAL
+	}
+	n, handled, err := sendFile(c.fd, r)
+	if !handled {
+		n, err = io.Copy(writerOnly{c}, r)
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "raw-write" {
+		err = oe.Err
+	}
+	if err != nil && err != io.EOF {
+		err = c.fd.opErr("readfrom", err)
+	}
+	return n, err
+}
+
+// WriteTo copies the connection into w until EOF.
+func (c *TCPConn) WriteTo(w io.Writer) (int64, error) {
+	if !c.ok() {
+		return 0, syscall.EINVAL
+	}
+	n, err := io.Copy(w, readerOnly{c})
+	if err != nil && err != io.EOF {
+		err = c.fd.opErr("writeto", err)
+	}
+	return n, err
+}
+
+// writerOnly and readerOnly hide ReadFrom/WriteTo from io.Copy.
+type writerOnly struct{ io.Writer }
+type readerOnly struct{ io.Reader }
+
+func boolint(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func roundSeconds(d time.Duration) time.Duration {
+	return (d + time.Second - 1) / time.Second
+}

@@ -1,0 +1,302 @@
+package net
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/goaio/uring"
+	"github.com/goaio/uring/ops"
+)
+
+// Dialer is net.Dialer for connections on the ring: the connect is a ring
+// operation, so Timeout, Deadline and the context's cancellation cancel it
+// in the kernel. Fields mean what they mean in std; Ring picks the ring
+// (default: uring.Default()); Fallback, or no io_uring, dials with std.
+type Dialer struct {
+	Timeout         time.Duration
+	Deadline        time.Time
+	LocalAddr       net.Addr
+	KeepAlive       time.Duration
+	KeepAliveConfig net.KeepAliveConfig
+	Resolver        *net.Resolver
+	Control         func(network, address string, c syscall.RawConn) error
+	ControlContext  func(ctx context.Context, network, address string, c syscall.RawConn) error
+	Ring            *uring.Ring
+	Fallback        bool
+}
+
+func (d *Dialer) std() *net.Dialer {
+	return &net.Dialer{Timeout: d.Timeout, Deadline: d.Deadline, LocalAddr: d.LocalAddr, KeepAlive: d.KeepAlive,
+		KeepAliveConfig: d.KeepAliveConfig, Resolver: d.Resolver, Control: d.Control, ControlContext: d.ControlContext}
+}
+
+// Dial connects to address on network, as net.Dial.
+func Dial(network, address string) (net.Conn, error) {
+	var d Dialer
+	return d.DialContext(context.Background(), network, address)
+}
+
+// DialTimeout is Dial with a timeout, as net.DialTimeout.
+func DialTimeout(network, address string, timeout time.Duration) (net.Conn, error) {
+	d := Dialer{Timeout: timeout}
+	return d.DialContext(context.Background(), network, address)
+}
+
+// Dial connects to address on network.
+func (d *Dialer) Dial(network, address string) (net.Conn, error) {
+	return d.DialContext(context.Background(), network, address)
+}
+
+// DialContext connects to address on network, as net.Dialer.DialContext:
+// each resolved address is tried in turn, within the deadline, and the first
+// connection wins.
+func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	r := ringFor(d.Ring, d.Fallback)
+	if r == nil {
+		return d.std().DialContext(ctx, network, address)
+	}
+	if ctx == nil {
+		panic("nil context")
+	}
+	deadline := d.deadline(ctx, time.Now())
+	if !deadline.IsZero() {
+		if dl, ok := ctx.Deadline(); !ok || deadline.Before(dl) {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, deadline)
+			defer cancel()
+		}
+	}
+	opErr := func(addr net.Addr, err error) error {
+		return &net.OpError{Op: "dial", Net: network, Source: d.LocalAddr, Addr: addr, Err: err}
+	}
+	addrs, err := d.resolve(ctx, network, address)
+	if err != nil {
+		return nil, opErr(nil, mapCtxErr(err))
+	}
+	var first error
+	for i, ra := range addrs {
+		actx := ctx
+		if dl, ok := ctx.Deadline(); ok && len(addrs)-i > 1 {
+			// Leave time for the rest, as std's dialSerial does.
+			part := time.Until(dl) / time.Duration(len(addrs)-i)
+			if part < 2*time.Second {
+				part = min(2*time.Second, time.Until(dl))
+			}
+			var cancel context.CancelFunc
+			actx, cancel = context.WithDeadline(ctx, time.Now().Add(part))
+			defer cancel()
+		}
+		c, err := d.dialOne(actx, r, network, address, ra)
+		if err == nil {
+			return c, nil
+		}
+		if first == nil {
+			first = opErr(ra, err)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, first
+}
+
+func (d *Dialer) deadline(ctx context.Context, now time.Time) time.Time {
+	var earliest time.Time
+	if d.Timeout != 0 {
+		earliest = now.Add(d.Timeout)
+	}
+	if dl, ok := ctx.Deadline(); ok && (earliest.IsZero() || dl.Before(earliest)) {
+		earliest = dl
+	}
+	if !d.Deadline.IsZero() && (earliest.IsZero() || d.Deadline.Before(earliest)) {
+		earliest = d.Deadline
+	}
+	return earliest
+}
+
+// resolve turns address into the addresses to try, with std's parsing,
+// lookups and errors.
+func (d *Dialer) resolve(ctx context.Context, network, address string) ([]net.Addr, error) {
+	switch network {
+	case "unix", "unixgram", "unixpacket":
+		a, err := net.ResolveUnixAddr(network, address)
+		if err != nil {
+			return nil, err
+		}
+		return []net.Addr{a}, nil
+	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
+	default:
+		return nil, net.UnknownNetworkError(network)
+	}
+	if address == "" {
+		return nil, errMissingAddress
+	}
+	host, port, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil, err
+	}
+	res := d.Resolver
+	if res == nil {
+		res = net.DefaultResolver
+	}
+	portnum, err := res.LookupPort(ctx, network, port)
+	if err != nil {
+		return nil, err
+	}
+	var ips []netip.Addr
+	if host == "" {
+		ips = []netip.Addr{netip.IPv4Unspecified()}
+	} else if ip, err := netip.ParseAddr(host); err == nil {
+		ips = []netip.Addr{ip}
+	} else {
+		if ips, err = res.LookupNetIP(ctx, "ip", host); err != nil {
+			return nil, err
+		}
+	}
+	var out []net.Addr
+	for _, ip := range ips {
+		v4 := ip.Unmap().Is4()
+		if (network[len(network)-1] == '4' && !v4) || (network[len(network)-1] == '6' && v4) {
+			continue
+		}
+		ip = ip.Unmap()
+		if network[0] == 'u' {
+			out = append(out, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(portnum))))
+		} else {
+			out = append(out, net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(portnum))))
+		}
+	}
+	if len(out) == 0 {
+		return nil, &net.AddrError{Err: "no suitable address found", Addr: host}
+	}
+	// IPv4 first, as std's dialer prefers its primaries when both exist.
+	for i := range out {
+		if ipOf(out[i]).To4() != nil && i > 0 {
+			out[0], out[i] = out[i], out[0]
+			break
+		}
+	}
+	return out, nil
+}
+
+var errMissingAddress = errors.New("missing address")
+
+func ipOf(a net.Addr) net.IP {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.IP
+	case *net.UDPAddr:
+		return a.IP
+	}
+	return nil
+}
+
+// dialOne creates a socket for ra and connects it through the ring.
+func (d *Dialer) dialOne(ctx context.Context, r *uring.Ring, network, address string, ra net.Addr) (net.Conn, error) {
+	family := unix.AF_UNIX
+	if ip := ipOf(ra); ip != nil {
+		family = unix.AF_INET6
+		if ip.To4() != nil && network[len(network)-1] != '6' {
+			family = unix.AF_INET
+		}
+	}
+	sotype := sotypeOf(network)
+	s, err := unix.Socket(family, sotype|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
+	fd := newFD(r, s, family, sotype, network)
+	fail := func(err error) (net.Conn, error) {
+		unix.Close(s)
+		return nil, err
+	}
+	if family == unix.AF_INET6 {
+		_ = unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
+	}
+	if sotype == unix.SOCK_DGRAM && family != unix.AF_UNIX {
+		_ = unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_BROADCAST, 1)
+	}
+	if d.ControlContext != nil || d.Control != nil {
+		var cerr error
+		if d.ControlContext != nil {
+			cerr = d.ControlContext(ctx, network+familySuffix(family, network), ra.String(), rawConn{fd})
+		} else {
+			cerr = d.Control(network+familySuffix(family, network), ra.String(), rawConn{fd})
+		}
+		if cerr != nil {
+			return fail(cerr)
+		}
+	}
+	if d.LocalAddr != nil {
+		lsa, err := addrToSockaddr(family, d.LocalAddr)
+		if err != nil {
+			return fail(err)
+		}
+		if err := unix.Bind(s, lsa); err != nil {
+			return fail(os.NewSyscallError("bind", err))
+		}
+	}
+	rsa, err := addrToSockaddr(family, ra)
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := r.Do(ctx, ops.Connect(s, rsa)); err != nil {
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			return fail(os.NewSyscallError("connect", errno))
+		}
+		return fail(mapCtxErr(err))
+	}
+	fd.setAddrs()
+	switch sotype {
+	case unix.SOCK_DGRAM:
+		if family == unix.AF_UNIX {
+			return &UnixConn{conn{fd}}, nil
+		}
+		return &UDPConn{conn{fd}}, nil
+	}
+	if family == unix.AF_UNIX {
+		return &UnixConn{conn{fd}}, nil
+	}
+	c := &TCPConn{conn{fd}}
+	_ = c.SetNoDelay(true)
+	keepAlive(c, d.KeepAlive, d.KeepAliveConfig)
+	return c, nil
+}
+
+// familySuffix is the network name std hands to Control: "tcp4", "udp6".
+func familySuffix(family int, network string) string {
+	if family == unix.AF_UNIX || network[len(network)-1] == '4' || network[len(network)-1] == '6' {
+		return ""
+	}
+	if family == unix.AF_INET {
+		return "4"
+	}
+	return "6"
+}
+
+// mapCtxErr gives a context's end std's dial errors: "i/o timeout" (a
+// Timeout) or "operation was canceled".
+func mapCtxErr(err error) error {
+	switch err {
+	case context.DeadlineExceeded:
+		return os.ErrDeadlineExceeded
+	case context.Canceled:
+		return errCanceled
+	}
+	return err
+}
+
+var errCanceled = canceledError{}
+
+type canceledError struct{}
+
+func (canceledError) Error() string        { return "operation was canceled" }
+func (canceledError) Is(err error) bool    { return err == context.Canceled }

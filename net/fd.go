@@ -1,0 +1,241 @@
+package net
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/goaio/uring"
+	"github.com/goaio/uring/internal/fdref"
+	"github.com/goaio/uring/ops"
+)
+
+// netFD is a socket whose I/O goes through the ring: the counterpart of
+// std's netFD. Reads and writes each hold their own lock, as std's fdMutex
+// does, so concurrent Writes never interleave and a Read and a Write run in
+// parallel. Close cancels what is in flight and waits for the kernel before
+// closing the descriptor.
+type netFD struct {
+	ring   *uring.Ring
+	fd     int
+	family int
+	sotype int
+	net    string // the network name errors carry: "tcp", "unix", ...
+	laddr  net.Addr
+	raddr  net.Addr
+
+	ref      fdref.Ref
+	rmu, wmu sync.Mutex
+	rd, wd   deadline
+
+	unlink string // a unix listener's socket file, removed at Close
+}
+
+func newFD(r *uring.Ring, fd, family, sotype int, network string) *netFD {
+	nfd := &netFD{ring: r, fd: fd, family: family, sotype: sotype, net: network}
+	nfd.ref.Init()
+	return nfd
+}
+
+// setAddrs reads the local and remote addresses from the kernel.
+func (fd *netFD) setAddrs() {
+	kind := addrKind(fd.net)
+	if sa, err := unix.Getsockname(fd.fd); err == nil {
+		fd.laddr = sockaddrToAddr(kind, sa)
+	}
+	if sa, err := unix.Getpeername(fd.fd); err == nil {
+		fd.raddr = sockaddrToAddr(kind, sa)
+	}
+}
+
+// addrKind maps a network to the address type std gives it.
+func addrKind(network string) string {
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+		return "tcp"
+	case "udp", "udp4", "udp6":
+		return "udp"
+	}
+	return network
+}
+
+func (fd *netFD) opErr(op string, err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	return &net.OpError{Op: op, Net: fd.net, Source: fd.laddr, Addr: fd.raddr, Err: err}
+}
+
+// localErr is opErr for the calls std reports against the local address
+// only: accept, deadlines, raw-control, a listener's close and file.
+func (fd *netFD) localErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &net.OpError{Op: op, Net: fd.net, Source: nil, Addr: fd.laddr, Err: err}
+}
+
+// callErr maps a ring call's error: a passed deadline, Close, or an errno
+// from system call name.
+func (fd *netFD) callErr(name string, err error) error {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return os.ErrDeadlineExceeded
+	case errors.Is(err, uring.ErrClosed):
+		return net.ErrClosed
+	case errors.Is(err, syscall.ECANCELED) && fd.ref.Closed():
+		return net.ErrClosed
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return os.NewSyscallError(name, errno)
+	}
+	return err
+}
+
+// do runs op under a reference and d's deadline.
+func (fd *netFD) do(d *deadline, op ops.Op) (uring.Result, error) {
+	if !fd.ref.Incref() {
+		return uring.Result{}, net.ErrClosed
+	}
+	defer fd.ref.Decref()
+	ctx := d.context()
+	if ctx == nil {
+		return uring.Result{}, os.ErrDeadlineExceeded
+	}
+	return fd.ring.Do(ctx, op)
+}
+
+// Read receives into b, as std's netFD.Read: a 0-byte read of a stream
+// returns at once; 0 bytes from a stream is io.EOF.
+func (fd *netFD) Read(b []byte) (int, error) {
+	if len(b) == 0 && fd.sotype == unix.SOCK_STREAM {
+		if fd.ref.Closed() {
+			return 0, fd.opErr("read", net.ErrClosed)
+		}
+		return 0, nil
+	}
+	fd.rmu.Lock()
+	res, err := fd.do(&fd.rd, ops.Recv(fd.fd, b, 0))
+	fd.rmu.Unlock()
+	if err != nil {
+		return 0, fd.opErr("read", fd.callErr("read", err))
+	}
+	if res.N() == 0 && fd.sotype != unix.SOCK_DGRAM && len(b) > 0 {
+		return 0, io.EOF
+	}
+	return res.N(), nil
+}
+
+// Write sends all of b or returns an error, as std's netFD.Write.
+func (fd *netFD) Write(b []byte) (int, error) {
+	fd.wmu.Lock()
+	defer fd.wmu.Unlock()
+	done := 0
+	for {
+		res, err := fd.do(&fd.wd, ops.Send(fd.fd, b[done:], unix.MSG_NOSIGNAL))
+		if err != nil {
+			return done, fd.opErr("write", fd.callErr("write", err))
+		}
+		done += res.N()
+		if done == len(b) || fd.sotype != unix.SOCK_STREAM {
+			return done, nil
+		}
+		if res.N() == 0 {
+			return done, fd.opErr("write", io.ErrUnexpectedEOF)
+		}
+	}
+}
+
+// Close cancels the calls in flight, waits for the kernel to finish them,
+// then closes the descriptor.
+func (fd *netFD) Close() error {
+	if !fd.ref.Close() {
+		return fd.opErr("close", net.ErrClosed)
+	}
+	fd.rd.stop()
+	fd.wd.stop()
+	if fd.ref.Wait() {
+		_, _ = fd.ring.CancelFD(context.Background(), fd.fd)
+		fd.ref.WaitZero()
+	}
+	if fd.unlink != "" {
+		_ = unix.Unlink(fd.unlink)
+	}
+	if err := unix.Close(fd.fd); err != nil {
+		return fd.opErr("close", os.NewSyscallError("close", err))
+	}
+	return nil
+}
+
+// shutdown closes one direction, as CloseRead and CloseWrite.
+func (fd *netFD) shutdown(how int, op string) error {
+	if !fd.ref.Incref() {
+		return fd.opErr(op, net.ErrClosed)
+	}
+	defer fd.ref.Decref()
+	if err := unix.Shutdown(fd.fd, how); err != nil {
+		return fd.opErr(op, os.NewSyscallError("shutdown", err))
+	}
+	return nil
+}
+
+func (fd *netFD) setDeadline(t time.Time, read, write bool) error {
+	if fd.ref.Closed() {
+		return fd.localErr("set", net.ErrClosed)
+	}
+	if read {
+		fd.rd.set(t)
+	}
+	if write {
+		fd.wd.set(t)
+	}
+	return nil
+}
+
+// control runs f on the descriptor under a reference (setsockopt and friends).
+func (fd *netFD) control(f func(int) error) error {
+	if !fd.ref.Incref() {
+		return net.ErrClosed
+	}
+	defer fd.ref.Decref()
+	return f(fd.fd)
+}
+
+// file returns a dup of the descriptor as an *os.File, as std's File methods
+// do (the copy is in blocking mode).
+func (fd *netFD) file(op string) (*os.File, error) {
+	var nfd int
+	err := fd.control(func(s int) error {
+		var err error
+		nfd, err = unix.FcntlInt(uintptr(s), unix.F_DUPFD_CLOEXEC, 0)
+		return err
+	})
+	if err != nil {
+		return nil, fd.opErr(op, fd.callErr("dup", err))
+	}
+	if err := unix.SetNonblock(nfd, false); err != nil {
+		unix.Close(nfd)
+		return nil, fd.opErr(op, os.NewSyscallError("setnonblock", err))
+	}
+	return os.NewFile(uintptr(nfd), fd.name()), nil
+}
+
+// name is what std names a socket's os.File: "tcp:laddr->raddr".
+func (fd *netFD) name() string {
+	var ls, rs string
+	if fd.laddr != nil {
+		ls = fd.laddr.String()
+	}
+	if fd.raddr != nil {
+		rs = fd.raddr.String()
+	}
+	return fd.net + ":" + ls + "->" + rs
+}

@@ -1,0 +1,222 @@
+package net
+
+import (
+	"net"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/goaio/uring/ops"
+)
+
+// recvMsg receives one message with its control data and sender, through
+// the ring (recvmsg(2)); name is the system call std's errors name.
+func (fd *netFD) recvMsg(b, oob []byte, name string) (n, oobn, flags int, from unix.Sockaddr, err error) {
+	var rsa unix.RawSockaddrAny
+	fd.rmu.Lock()
+	res, err := fd.do(&fd.rd, ops.RecvMsg(fd.fd, [][]byte{b}, oob, &rsa, 0))
+	fd.rmu.Unlock()
+	if err != nil {
+		return 0, 0, 0, nil, fd.opErr("read", fd.callErr(name, err))
+	}
+	if rsa.Addr.Family != unix.AF_UNSPEC {
+		from, _ = ops.DecodeSockaddr(&rsa)
+	}
+	return res.N(), int(res.OOBN), int(res.MsgFlags), from, nil
+}
+
+// sendMsg sends one message to sa (nil: the connected peer).
+func (fd *netFD) sendMsg(b, oob []byte, sa unix.Sockaddr, to net.Addr, name string) (n, oobn int, err error) {
+	fd.wmu.Lock()
+	res, err := fd.do(&fd.wd, ops.SendMsg(fd.fd, [][]byte{b}, oob, sa, unix.MSG_NOSIGNAL))
+	fd.wmu.Unlock()
+	if err != nil {
+		return 0, 0, &net.OpError{Op: "write", Net: fd.net, Source: fd.laddr, Addr: to, Err: fd.callErr(name, err)}
+	}
+	return res.N(), len(oob), nil
+}
+
+// writeTarget checks a WriteTo's destination as std does.
+func (fd *netFD) writeTarget(addr net.Addr) (unix.Sockaddr, error) {
+	if fd.raddr != nil {
+		return nil, &net.OpError{Op: "write", Net: fd.net, Source: fd.laddr, Addr: addr, Err: net.ErrWriteToConnected}
+	}
+	if addr == nil {
+		return nil, &net.OpError{Op: "write", Net: fd.net, Source: fd.laddr, Addr: nil, Err: errMissingAddress}
+	}
+	sa, err := addrToSockaddr(fd.family, addr)
+	if err != nil {
+		return nil, &net.OpError{Op: "write", Net: fd.net, Source: fd.laddr, Addr: addr, Err: err}
+	}
+	return sa, nil
+}
+
+// UDPConn is a UDP socket on the ring, with *net.UDPConn's methods.
+type UDPConn struct{ conn }
+
+var (
+	_ net.Conn       = (*UDPConn)(nil)
+	_ net.PacketConn = (*UDPConn)(nil)
+)
+
+// ReadFrom reads a datagram and its sender, as net.PacketConn.ReadFrom.
+func (c *UDPConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, addr, err := c.ReadFromUDP(b)
+	if addr == nil {
+		return n, nil, err
+	}
+	return n, addr, err
+}
+
+// ReadFromUDP is ReadFrom returning a *net.UDPAddr.
+func (c *UDPConn) ReadFromUDP(b []byte) (int, *net.UDPAddr, error) {
+	if !c.ok() {
+		return 0, nil, syscall.EINVAL
+	}
+	n, _, _, from, err := c.fd.recvMsg(b, nil, "recvfrom")
+	a, _ := sockaddrToAddr("udp", from).(*net.UDPAddr)
+	return n, a, err
+}
+
+// ReadMsgUDP reads a datagram with its control data, as *net.UDPConn's.
+func (c *UDPConn) ReadMsgUDP(b, oob []byte) (n, oobn, flags int, addr *net.UDPAddr, err error) {
+	if !c.ok() {
+		return 0, 0, 0, nil, syscall.EINVAL
+	}
+	n, oobn, flags, from, err := c.fd.recvMsg(b, oob, "recvmsg")
+	addr, _ = sockaddrToAddr("udp", from).(*net.UDPAddr)
+	return n, oobn, flags, addr, err
+}
+
+// WriteTo writes a datagram to addr, as net.PacketConn.WriteTo.
+func (c *UDPConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if !c.ok() {
+		return 0, syscall.EINVAL
+	}
+	sa, err := c.fd.writeTarget(addr)
+	if err != nil {
+		return 0, err
+	}
+	n, _, err := c.fd.sendMsg(b, nil, sa, addr, "sendto")
+	return n, err
+}
+
+// WriteToUDP writes a datagram to addr.
+func (c *UDPConn) WriteToUDP(b []byte, addr *net.UDPAddr) (int, error) {
+	if addr == nil {
+		return c.WriteTo(b, nil)
+	}
+	return c.WriteTo(b, addr)
+}
+
+// WriteMsgUDP writes a datagram with control data to addr (nil on a
+// connected socket), as *net.UDPConn's.
+func (c *UDPConn) WriteMsgUDP(b, oob []byte, addr *net.UDPAddr) (n, oobn int, err error) {
+	if !c.ok() {
+		return 0, 0, syscall.EINVAL
+	}
+	var sa unix.Sockaddr
+	var to net.Addr
+	if addr != nil {
+		to = addr
+		if sa, err = c.fd.writeTarget(addr); err != nil {
+			return 0, 0, err
+		}
+	} else if c.fd.raddr == nil {
+		return 0, 0, &net.OpError{Op: "write", Net: c.fd.net, Source: c.fd.laddr, Addr: nil, Err: errMissingAddress}
+	}
+	return c.fd.sendMsg(b, oob, sa, to, "sendmsg")
+}
+
+// UnixConn is a unix socket on the ring (stream, seqpacket or datagram),
+// with *net.UnixConn's methods.
+type UnixConn struct{ conn }
+
+var (
+	_ net.Conn       = (*UnixConn)(nil)
+	_ net.PacketConn = (*UnixConn)(nil)
+)
+
+// CloseRead shuts down the reading side.
+func (c *UnixConn) CloseRead() error {
+	if !c.ok() {
+		return syscall.EINVAL
+	}
+	return c.fd.shutdown(unix.SHUT_RD, "close")
+}
+
+// CloseWrite shuts down the writing side.
+func (c *UnixConn) CloseWrite() error {
+	if !c.ok() {
+		return syscall.EINVAL
+	}
+	return c.fd.shutdown(unix.SHUT_WR, "close")
+}
+
+// ReadFrom reads a message and its sender.
+func (c *UnixConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, addr, err := c.ReadFromUnix(b)
+	if addr == nil {
+		return n, nil, err
+	}
+	return n, addr, err
+}
+
+// ReadFromUnix is ReadFrom returning a *net.UnixAddr.
+func (c *UnixConn) ReadFromUnix(b []byte) (int, *net.UnixAddr, error) {
+	if !c.ok() {
+		return 0, nil, syscall.EINVAL
+	}
+	n, _, _, from, err := c.fd.recvMsg(b, nil, "recvfrom")
+	a, _ := sockaddrToAddr(c.fd.net, from).(*net.UnixAddr)
+	return n, a, err
+}
+
+// ReadMsgUnix reads a message with its control data (SCM_RIGHTS and friends).
+func (c *UnixConn) ReadMsgUnix(b, oob []byte) (n, oobn, flags int, addr *net.UnixAddr, err error) {
+	if !c.ok() {
+		return 0, 0, 0, nil, syscall.EINVAL
+	}
+	n, oobn, flags, from, err := c.fd.recvMsg(b, oob, "recvmsg")
+	addr, _ = sockaddrToAddr(c.fd.net, from).(*net.UnixAddr)
+	return n, oobn, flags, addr, err
+}
+
+// WriteTo writes a message to addr.
+func (c *UnixConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if !c.ok() {
+		return 0, syscall.EINVAL
+	}
+	sa, err := c.fd.writeTarget(addr)
+	if err != nil {
+		return 0, err
+	}
+	n, _, err := c.fd.sendMsg(b, nil, sa, addr, "sendto")
+	return n, err
+}
+
+// WriteToUnix writes a message to addr.
+func (c *UnixConn) WriteToUnix(b []byte, addr *net.UnixAddr) (int, error) {
+	if addr == nil {
+		return c.WriteTo(b, nil)
+	}
+	return c.WriteTo(b, addr)
+}
+
+// WriteMsgUnix writes a message with control data to addr (nil on a
+// connected socket).
+func (c *UnixConn) WriteMsgUnix(b, oob []byte, addr *net.UnixAddr) (n, oobn int, err error) {
+	if !c.ok() {
+		return 0, 0, syscall.EINVAL
+	}
+	var sa unix.Sockaddr
+	var to net.Addr
+	if addr != nil {
+		to = addr
+		if sa, err = c.fd.writeTarget(addr); err != nil {
+			return 0, 0, err
+		}
+	}
+	return c.fd.sendMsg(b, oob, sa, to, "sendmsg")
+}
+

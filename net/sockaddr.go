@@ -1,0 +1,113 @@
+package net
+
+import (
+	"net"
+
+	"golang.org/x/sys/unix"
+)
+
+// sockaddrToAddr converts a kernel address to the net.Addr std reports for
+// network kind (tcp, udp, unix, unixgram, unixpacket).
+func sockaddrToAddr(kind string, sa unix.Sockaddr) net.Addr {
+	var ip net.IP
+	var port int
+	var zone string
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		ip, port = net.IP(append([]byte(nil), sa.Addr[:]...)), sa.Port
+	case *unix.SockaddrInet6:
+		ip, port, zone = net.IP(append([]byte(nil), sa.Addr[:]...)), sa.Port, zoneName(sa.ZoneId)
+	case *unix.SockaddrUnix:
+		return &net.UnixAddr{Name: sa.Name, Net: kind}
+	default:
+		return nil
+	}
+	if kind == "udp" {
+		return &net.UDPAddr{IP: ip, Port: port, Zone: zone}
+	}
+	return &net.TCPAddr{IP: ip, Port: port, Zone: zone}
+}
+
+func zoneName(id uint32) string {
+	if id == 0 {
+		return ""
+	}
+	if ifi, err := net.InterfaceByIndex(int(id)); err == nil {
+		return ifi.Name
+	}
+	return itoa(int(id))
+}
+
+func zoneID(zone string) uint32 {
+	if zone == "" {
+		return 0
+	}
+	if ifi, err := net.InterfaceByName(zone); err == nil {
+		return uint32(ifi.Index)
+	}
+	n := 0
+	for _, c := range zone {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int(c-'0')
+	}
+	return uint32(n)
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+// ipToSockaddr converts ip:port for family (AF_INET or AF_INET6), as std's
+// ipToSockaddr does: an empty IP is the unspecified address.
+func ipToSockaddr(family int, ip net.IP, port int, zone string) (unix.Sockaddr, error) {
+	switch family {
+	case unix.AF_INET:
+		if len(ip) == 0 {
+			ip = net.IPv4zero
+		}
+		ip4 := ip.To4()
+		if ip4 == nil {
+			return nil, &net.AddrError{Err: "non-IPv4 address", Addr: ip.String()}
+		}
+		sa := &unix.SockaddrInet4{Port: port}
+		copy(sa.Addr[:], ip4)
+		return sa, nil
+	case unix.AF_INET6:
+		if len(ip) == 0 || ip.Equal(net.IPv4zero) {
+			ip = net.IPv6zero
+		}
+		ip6 := ip.To16()
+		if ip6 == nil {
+			return nil, &net.AddrError{Err: "non-IPv6 address", Addr: ip.String()}
+		}
+		sa := &unix.SockaddrInet6{Port: port, ZoneId: zoneID(zone)}
+		copy(sa.Addr[:], ip6)
+		return sa, nil
+	}
+	return nil, &net.AddrError{Err: "invalid address family", Addr: ip.String()}
+}
+
+// addrToSockaddr converts a std address for a socket of family.
+func addrToSockaddr(family int, a net.Addr) (unix.Sockaddr, error) {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return ipToSockaddr(family, a.IP, a.Port, a.Zone)
+	case *net.UDPAddr:
+		return ipToSockaddr(family, a.IP, a.Port, a.Zone)
+	case *net.UnixAddr:
+		return &unix.SockaddrUnix{Name: a.Name}, nil
+	}
+	return nil, &net.AddrError{Err: "unexpected address type", Addr: a.String()}
+}
