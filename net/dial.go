@@ -298,5 +298,5 @@ var errCanceled = canceledError{}
 
 type canceledError struct{}
 
-func (canceledError) Error() string        { return "operation was canceled" }
-func (canceledError) Is(err error) bool    { return err == context.Canceled }
+func (canceledError) Error() string     { return "operation was canceled" }
+func (canceledError) Is(err error) bool { return err == context.Canceled }

@@ -219,4 +219,3 @@ func (c *UnixConn) WriteMsgUnix(b, oob []byte, addr *net.UnixAddr) (n, oobn int,
 	}
 	return c.fd.sendMsg(b, oob, sa, to, "sendmsg")
 }
-
