@@ -122,8 +122,10 @@ func (fd *netFD) Read(b []byte) (int, error) {
 		}
 		return 0, nil
 	}
+	op := ops.Recv(fd.fd, b, 0)
+	op.IoPrio |= ops.RecvSendPollFirst // a reader usually waits for data: skip the futile first try
 	fd.rmu.Lock()
-	res, err := fd.do(&fd.rd, ops.Recv(fd.fd, b, 0))
+	res, err := fd.do(&fd.rd, op)
 	fd.rmu.Unlock()
 	if err != nil {
 		return 0, fd.opErr("read", fd.callErr("read", err))
