@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -64,6 +65,12 @@ func serve(role string) {
 	go func() {
 		_, _ = io.Copy(io.Discard, os.Stdin)
 		pprof.StopCPUProfile()
+		if os.Getenv("NETBENCH_MEMSTATS") != "" {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Fprintf(os.Stderr, "%s: stacks %d KiB, heap in use %d KiB, other sys %d KiB, goroutines %d\n",
+				role, ms.StackInuse>>10, ms.HeapInuse>>10, (ms.Sys-ms.HeapSys-ms.StackSys)>>10, runtime.NumGoroutine())
+		}
 		os.Exit(0)
 	}()
 	if strings.HasSuffix(role, "-http") {
