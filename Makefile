@@ -33,7 +33,7 @@ ifdef URING_REQUIRE
 export URING_REQUIRE
 endif
 
-.PHONY: all deps build test vet unit race cgocheck cross check fmt staticcheck bench fuzz \
+.PHONY: all deps build test vet unit race cgocheck cross check fmt staticcheck bench bench-deps fuzz \
 	container-test container-test-default clean help
 
 all: check test
@@ -94,7 +94,18 @@ staticcheck: $(STATICCHECK)
 
 # Reserved for the `uring bench` command (a later issue); until then the Go
 # benchmarks, which compare against os.File and a C liburing loop.
-bench: deps
+# wrk drives the net/http benchmark; installed like liburing-dev when missing.
+bench-deps: deps
+	@command -v wrk >/dev/null && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "bench-deps: wrk is missing; installing it"; \
+		apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; \
+	else \
+		echo "bench-deps: wrk is missing: BenchmarkNetHTTP will skip (sudo apt-get install -y wrk)" >&2; \
+	fi
+
+bench: bench-deps
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime=$(BENCHTIME) -count=1 -timeout=30m $(PKGS)
 
 fuzz: deps
