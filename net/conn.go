@@ -83,12 +83,27 @@ func (c *conn) SetWriteDeadline(t time.Time) error {
 
 // SetReadBuffer sets the socket's receive buffer size.
 func (c *conn) SetReadBuffer(bytes int) error {
-	return c.setsockopt(unix.SOL_SOCKET, unix.SO_RCVBUF, bytes)
+	return c.setBuffer(unix.SO_RCVBUF, bytes)
 }
 
 // SetWriteBuffer sets the socket's send buffer size.
 func (c *conn) SetWriteBuffer(bytes int) error {
-	return c.setsockopt(unix.SOL_SOCKET, unix.SO_SNDBUF, bytes)
+	return c.setBuffer(unix.SO_SNDBUF, bytes)
+}
+
+// setBuffer is setsockopt with std's error for the buffer sizes, which
+// names the local address only.
+func (c *conn) setBuffer(opt, v int) error {
+	if !c.ok() {
+		return syscall.EINVAL
+	}
+	err := c.fd.control(func(s int) error {
+		return os.NewSyscallError("setsockopt", unix.SetsockoptInt(s, unix.SOL_SOCKET, opt, v))
+	})
+	if err != nil {
+		return c.fd.localErr("set", err)
+	}
+	return nil
 }
 
 func (c *conn) setsockopt(level, opt, v int) error {
@@ -151,44 +166,46 @@ func (c *TCPConn) SetKeepAlive(keepalive bool) error {
 	return c.setsockopt(unix.SOL_SOCKET, unix.SO_KEEPALIVE, boolint(keepalive))
 }
 
-// SetKeepAlivePeriod sets the idle time before probes and their interval.
+// SetKeepAlivePeriod sets the idle time before keep-alive probes, as
+// *net.TCPConn's: zero means std's default (15 s), negative leaves it.
 func (c *TCPConn) SetKeepAlivePeriod(d time.Duration) error {
-	secs := int(roundSeconds(d))
-	if err := c.setsockopt(unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, secs); err != nil {
-		return err
-	}
-	return c.setsockopt(unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, secs)
+	return c.setKeepAliveOpt(unix.TCP_KEEPIDLE, d)
 }
 
-// SetKeepAliveConfig configures keep-alive as *net.TCPConn's does.
+// SetKeepAliveConfig configures keep-alive as *net.TCPConn's does: zero
+// fields take std's defaults, negative ones are left as they are.
 func (c *TCPConn) SetKeepAliveConfig(config net.KeepAliveConfig) error {
-	if err := c.SetKeepAlive(config.Enable); err != nil || !config.Enable {
+	if err := c.SetKeepAlive(config.Enable); err != nil {
 		return err
 	}
-	idle, intvl, count := config.Idle, config.Interval, config.Count
-	if idle == 0 {
-		idle = 15 * time.Second
+	if err := c.setKeepAliveOpt(unix.TCP_KEEPIDLE, config.Idle); err != nil {
+		return err
 	}
-	if intvl == 0 {
-		intvl = 15 * time.Second
+	if err := c.setKeepAliveOpt(unix.TCP_KEEPINTVL, config.Interval); err != nil {
+		return err
 	}
-	if count == 0 {
-		count = 9
-	}
-	if idle > 0 {
-		if err := c.setsockopt(unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, int(roundSeconds(idle))); err != nil {
-			return err
-		}
-	}
-	if intvl > 0 {
-		if err := c.setsockopt(unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, int(roundSeconds(intvl))); err != nil {
-			return err
-		}
-	}
-	if count > 0 {
-		return c.setsockopt(unix.IPPROTO_TCP, unix.TCP_KEEPCNT, count)
+	switch {
+	case config.Count == 0:
+		return c.setsockopt(unix.IPPROTO_TCP, unix.TCP_KEEPCNT, 9)
+	case config.Count > 0:
+		return c.setsockopt(unix.IPPROTO_TCP, unix.TCP_KEEPCNT, config.Count)
 	}
 	return nil
+}
+
+// setKeepAliveOpt sets TCP_KEEPIDLE or TCP_KEEPINTVL in whole seconds,
+// rounded up: zero is std's 15 s, negative leaves the option.
+func (c *TCPConn) setKeepAliveOpt(opt int, d time.Duration) error {
+	if !c.ok() {
+		return syscall.EINVAL
+	}
+	if d < 0 {
+		return nil
+	}
+	if d == 0 {
+		d = 15 * time.Second
+	}
+	return c.setsockopt(unix.IPPROTO_TCP, opt, int(roundSeconds(d)))
 }
 
 // SetLinger sets SO_LINGER, as *net.TCPConn's SetLinger.

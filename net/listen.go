@@ -54,7 +54,9 @@ func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (ne
 		if err != nil {
 			return nil, err
 		}
-		fd.unlink = l.Addr().String()
+		if path := l.Addr().String(); path != "" && path[0] != '@' {
+			fd.unlink = path // an abstract socket has no file
+		}
 		return &UnixListener{listener{fd: fd, lc: *lc}}, nil
 	}
 	return ln, nil
@@ -190,7 +192,10 @@ func (l *listener) SetDeadline(t time.Time) error {
 	if !l.ok() {
 		return syscall.EINVAL
 	}
-	return l.fd.setDeadline(t, true, false)
+	if err := l.fd.setDeadline(t, true, false); err != nil {
+		return net.ErrClosed // std's listeners return it bare
+	}
+	return nil
 }
 
 // SyscallConn returns the listening socket's raw connection.
@@ -220,7 +225,13 @@ var _ net.Listener = (*TCPListener)(nil)
 
 // Accept waits for and returns the next connection, a *TCPConn with
 // TCP_NODELAY and keep-alive set as std sets them.
-func (l *TCPListener) Accept() (net.Conn, error) { return l.AcceptTCP() }
+func (l *TCPListener) Accept() (net.Conn, error) {
+	c, err := l.AcceptTCP()
+	if err != nil {
+		return nil, err // an untyped nil: not a nil *TCPConn in the interface
+	}
+	return c, nil
+}
 
 // AcceptTCP is Accept returning the concrete type.
 func (l *TCPListener) AcceptTCP() (*TCPConn, error) {
@@ -257,7 +268,13 @@ type UnixListener struct{ listener }
 var _ net.Listener = (*UnixListener)(nil)
 
 // Accept waits for and returns the next connection, a *UnixConn.
-func (l *UnixListener) Accept() (net.Conn, error) { return l.AcceptUnix() }
+func (l *UnixListener) Accept() (net.Conn, error) {
+	c, err := l.AcceptUnix()
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
 
 // AcceptUnix is Accept returning the concrete type.
 func (l *UnixListener) AcceptUnix() (*UnixConn, error) {

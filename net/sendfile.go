@@ -28,6 +28,10 @@ func sendFile(fd *netFD, r io.Reader) (written int64, handled bool, err error) {
 			return 0, true, nil
 		}
 	}
+	if fd.ref.Closed() {
+		// As std: a closed socket takes the copy path, whose Write says so.
+		return 0, false, nil
+	}
 	f, ok := r.(regularFile)
 	if !ok {
 		return 0, false, nil
