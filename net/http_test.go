@@ -50,6 +50,7 @@ func e2eRun(t *testing.T, f func(t *testing.T, env e2eEnv)) {
 			t.Skipf("io_uring unavailable here: %v", err)
 		}
 		e2eLeakCheck(t)
+		e2eFDCheck(t)
 		// A server keeps a receive pending per idle connection and the
 		// clients one each too: room for thousands, as Default has.
 		r, err := uring.New(uring.WithShards(2), uring.WithMaxInFlight(1<<14))
@@ -72,6 +73,30 @@ func e2eLeakCheck(t *testing.T) {
 			return // a failed check may leave its peers blocked: the failure is the report
 		}
 		goleak.VerifyNone(t, before)
+	})
+}
+
+// e2eFDCheck fails t if it leaves descriptors open: every socket the ring
+// took over is closed by the end (checked after the ring's own Close). Only
+// on the ring: std pools splice pipes until a GC.
+func e2eFDCheck(t *testing.T) {
+	count := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		require.NoError(t, err)
+		return len(ents)
+	}
+	before := count()
+	t.Cleanup(func() {
+		if t.Failed() {
+			return
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for count() > before && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := count(); n > before {
+			t.Errorf("%d descriptors open after the test, %d before", n, before)
+		}
 	})
 }
 
@@ -144,7 +169,7 @@ type e2eServer struct {
 	serveErr  error
 }
 
-func e2eStartHTTP(t *testing.T, env e2eEnv, network string, h http.Handler) *e2eServer {
+func e2eStartHTTP(t *testing.T, env e2eEnv, network string, h http.Handler, config ...func(*http.Server)) *e2eServer {
 	t.Helper()
 	s := &e2eServer{env: env, network: network, states: map[net.Conn]http.ConnState{}, serveDone: make(chan struct{})}
 	s.ln = env.listen(t, network)
@@ -161,6 +186,9 @@ func e2eStartHTTP(t *testing.T, env e2eEnv, network string, h http.Handler) *e2e
 		},
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          nil,
+	}
+	for _, f := range config {
+		f(s.srv)
 	}
 	go func() {
 		s.serveErr = s.srv.Serve(s.ln)
@@ -535,6 +563,87 @@ func TestHTTPShutdown(t *testing.T) {
 				t.Fatal("Shutdown did not return after the last request finished")
 			}
 			require.Equal(t, idle+1, s.countIn(http.StateClosed), "every connection closed")
+		})
+	})
+}
+
+// TestHTTPClientGone: a client that hangs up mid-request cancels the
+// handler's context (the server's background read sees the EOF), and the
+// server carries on serving others.
+func TestHTTPClientGone(t *testing.T) {
+	e2eRun(t, func(t *testing.T, env e2eEnv) {
+		e2eNetworks(t, func(t *testing.T, network string) {
+			inHandler := make(chan struct{}, 1)
+			ctxErr := make(chan error, 1)
+			s := e2eStartHTTP(t, env, network, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/wait" {
+					_, _ = io.WriteString(w, "ok")
+					return
+				}
+				inHandler <- struct{}{}
+				select {
+				case <-r.Context().Done():
+					ctxErr <- r.Context().Err()
+				case <-time.After(10 * time.Second):
+					ctxErr <- errors.New("request context not cancelled 10 s after the client hung up")
+				}
+			}))
+			c, err := s.dial(context.Background())
+			require.NoError(t, err)
+			_, err = io.WriteString(c, "GET /wait HTTP/1.1\r\nHost: e2e\r\n\r\n")
+			require.NoError(t, err)
+			<-inHandler
+			require.NoError(t, c.Close())
+			require.ErrorIs(t, <-ctxErr, context.Canceled)
+			require.Equal(t, "ok", e2eGet(t, s, "/"))
+		})
+	})
+}
+
+// TestHTTPTimeouts: the server's deadlines on the connection work: a client
+// that sends half a header is cut off after ReadHeaderTimeout, and an idle
+// keep-alive connection is closed after IdleTimeout.
+func TestHTTPTimeouts(t *testing.T) {
+	e2eRun(t, func(t *testing.T, env e2eEnv) {
+		e2eNetworks(t, func(t *testing.T, network string) {
+			const timeout = 200 * time.Millisecond
+			s := e2eStartHTTP(t, env, network, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, "ok")
+			}), func(srv *http.Server) {
+				srv.ReadHeaderTimeout = timeout
+				srv.IdleTimeout = timeout
+			})
+
+			// Half a header, then silence.
+			c, err := s.dial(context.Background())
+			require.NoError(t, err)
+			defer c.Close()
+			begin := time.Now()
+			_, err = io.WriteString(c, "GET / HTTP/1.1\r\nHo")
+			require.NoError(t, err)
+			require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+			_, err = io.ReadAll(c) // the server may answer 408 before it closes
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, time.Since(begin), timeout-10*time.Millisecond)
+
+			// One request, then idle.
+			c2, err := s.dial(context.Background())
+			require.NoError(t, err)
+			defer c2.Close()
+			_, err = io.WriteString(c2, "GET / HTTP/1.1\r\nHost: e2e\r\n\r\n")
+			require.NoError(t, err)
+			br := bufio.NewReader(c2)
+			resp, err := http.ReadResponse(br, nil)
+			require.NoError(t, err)
+			b, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			require.Equal(t, "ok", string(b))
+			begin = time.Now()
+			require.NoError(t, c2.SetReadDeadline(time.Now().Add(10*time.Second)))
+			n, err := br.Read(make([]byte, 1))
+			require.Equal(t, 0, n)
+			require.ErrorIs(t, err, io.EOF, "idle connection not closed by IdleTimeout")
+			require.GreaterOrEqual(t, time.Since(begin), timeout/2)
 		})
 	})
 }
