@@ -381,7 +381,7 @@ func (s *shard) dispatch(n int, self int32) {
 func (s *shard) complete(idx int32, sl *slot, c *cqe, self int32) {
 	more := c.flags&ops.CQEFlagMore != 0
 	if sl.mode == modeStream {
-		st := sl.stream
+		sink := sl.sink
 		if !more {
 			// Free the slot before the consumer learns the stream ended, so
 			// that a finished Stream holds nothing.
@@ -389,7 +389,7 @@ func (s *shard) complete(idx int32, sl *slot, c *cqe, self int32) {
 			s.finishCleanup(sl)
 			s.release(idx)
 		}
-		st.push(Result{Res: c.res, Flags: c.flags, shard: s.id}, !more)
+		sink.Push(Result{Res: c.res, Flags: c.flags, shard: s.id}, !more)
 		return
 	}
 	if more {

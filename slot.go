@@ -53,7 +53,7 @@ type slot struct {
 
 	cb     func(Result, error)
 	fut    *Future
-	stream *stream
+	sink   Sink // modeStream: every CQE goes here
 
 	_ [slotPad]byte // a whole number of cache lines: neighbours never share one
 }
@@ -69,7 +69,7 @@ func (sl *slot) reset() {
 	sl.ctx = nil
 	sl.raceAddr = nil
 	sl.deadline = time.Time{}
-	sl.cb, sl.fut, sl.stream, sl.after = nil, nil, nil, nil
+	sl.cb, sl.fut, sl.sink, sl.after = nil, nil, nil, nil
 	sl.busy.Store(false)
 }
 

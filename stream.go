@@ -17,7 +17,7 @@ type stream struct {
 	notify chan struct{}
 }
 
-func (st *stream) push(r Result, final bool) {
+func (st *stream) Push(r Result, final bool) {
 	st.mu.Lock()
 	st.items = append(st.items, r)
 	st.final = st.final || final
@@ -67,7 +67,7 @@ func (r *Ring) Stream(ctx context.Context, op ops.Op) iter.Seq2[Result, error] {
 			return
 		}
 		st := &stream{notify: make(chan struct{}, 1)}
-		sl.stream = st
+		sl.sink = st
 		var entries [1]sqe
 		if _, err := s.setup(ctx, sl, &op, modeStream, entries[:]); err != nil {
 			yield(Result{}, err)
@@ -105,5 +105,51 @@ func (r *Ring) Stream(ctx context.Context, op ops.Op) iter.Seq2[Result, error] {
 				s.cancel(ud)
 			}
 		}
+	}
+}
+
+// Sink receives every completion of a multishot request, in order, from the
+// goroutine that reaps it. Push must return quickly and must not block or
+// call into the Ring. The completion with final set is the last; the
+// request's slot is free by the time it is pushed.
+type Sink interface {
+	Push(res Result, final bool)
+}
+
+// Multi is a multishot request started by Ring.Multishot.
+type Multi struct {
+	s  *shard
+	id uint64
+}
+
+// Multishot submits op and hands each of its completions to sink as the ring
+// reaps them: the callback form of Stream, for consumers that keep a request
+// armed across many calls (a connection's receive). It returns once op is
+// staged for submission; an error means nothing was submitted.
+func (r *Ring) Multishot(op ops.Op, sink Sink) (Multi, error) {
+	if r.closed.Load() {
+		return Multi{}, ErrClosed
+	}
+	s := r.pick()
+	if err := s.check(&op); err != nil {
+		return Multi{}, err
+	}
+	_, sl, err := s.acquire()
+	if err != nil {
+		return Multi{}, err
+	}
+	sl.sink = sink
+	var entries [1]sqe
+	if _, err := s.setup(context.Background(), sl, &op, modeStream, entries[:]); err != nil {
+		return Multi{}, err
+	}
+	s.stage(entries[:], -1)
+	return Multi{s, entries[0].userData}, nil
+}
+
+// Cancel asks the kernel to end the request; its final completion follows.
+func (m Multi) Cancel() {
+	if m.s != nil {
+		m.s.cancel(m.id)
 	}
 }

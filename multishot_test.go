@@ -1,0 +1,83 @@
+//go:build linux
+
+package uring_test
+
+import (
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/goaio/uring"
+	"github.com/goaio/uring/ops"
+)
+
+// sinkLog is a Sink that records what it is pushed.
+type sinkLog struct {
+	mu    sync.Mutex
+	got   []uring.Result
+	final chan struct{}
+}
+
+func (s *sinkLog) Push(res uring.Result, final bool) {
+	s.mu.Lock()
+	s.got = append(s.got, res)
+	s.mu.Unlock()
+	if final {
+		close(s.final)
+	}
+}
+
+func (s *sinkLog) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.got)
+}
+
+// A multishot receive delivers every message to its Sink, in order, from
+// provided buffers; Cancel ends it with a final ECANCELED completion, and
+// the request's slot is free by then.
+func TestMultishotSink(t *testing.T) {
+	r := newRing(t)
+	if !r.Probe().Supports(ops.OpRecv) {
+		t.Skip("no IORING_OP_RECV")
+	}
+	br, err := r.NewBufferRing(7, 8, 64)
+	if err != nil {
+		t.Skipf("provided buffer rings unavailable: %v", err)
+	}
+	defer br.Close()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+
+	sink := &sinkLog{final: make(chan struct{})}
+	m, err := r.Multishot(ops.RecvMulti(fds[0], 7, 0), sink)
+	require.NoError(t, err)
+	msgs := []string{"one", "two", "three"}
+	for i, msg := range msgs {
+		_, err := unix.Write(fds[1], []byte(msg))
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return sink.count() == i+1 }, 5*time.Second, time.Millisecond)
+	}
+	sink.mu.Lock()
+	for i, res := range sink.got {
+		require.True(t, res.More(), "message %d must not end the request", i)
+		require.Equal(t, msgs[i], string(br.Bytes(res)))
+		br.Release(res)
+	}
+	sink.mu.Unlock()
+	m.Cancel()
+	select {
+	case <-sink.final:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no final completion after Cancel")
+	}
+	last := sink.got[len(sink.got)-1]
+	require.Equal(t, -int32(syscall.ECANCELED), last.Res)
+	require.Equal(t, 0, uring.SlotsInUse(r))
+}
