@@ -51,9 +51,9 @@ type slot struct {
 	raceLen   int
 	raceWrite bool
 
-	cb     func(Result, error)
-	fut    *Future
-	sink   Sink // modeStream: every CQE goes here
+	cb   func(Result, error)
+	fut  *Future
+	sink Sink // modeStream: every CQE goes here
 
 	_ [slotPad]byte // a whole number of cache lines: neighbours never share one
 }
