@@ -59,6 +59,11 @@ func (d *Dialer) Dial(network, address string) (net.Conn, error) {
 // connection wins.
 func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	r := ringFor(d.Ring, d.Fallback)
+	switch network {
+	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6", "unix", "unixgram", "unixpacket":
+	default:
+		r = nil // raw IP, or not a network: std's own dial and errors
+	}
 	if r == nil {
 		return d.std().DialContext(ctx, network, address)
 	}
@@ -78,7 +83,8 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	}
 	addrs, err := d.resolve(ctx, network, address)
 	if err != nil {
-		return nil, opErr(nil, mapCtxErr(err))
+		// As std: a resolution error names neither end.
+		return nil, &net.OpError{Op: "dial", Net: network, Err: mapCtxErr(err)}
 	}
 	var first error
 	for i, ra := range addrs {
@@ -124,19 +130,19 @@ func (d *Dialer) deadline(ctx context.Context, now time.Time) time.Time {
 // resolve turns address into the addresses to try, with std's parsing,
 // lookups and errors.
 func (d *Dialer) resolve(ctx context.Context, network, address string) ([]net.Addr, error) {
+	if address == "" {
+		return nil, errMissingAddress
+	}
 	switch network {
 	case "unix", "unixgram", "unixpacket":
 		a, err := net.ResolveUnixAddr(network, address)
 		if err != nil {
 			return nil, err
 		}
+		if d.LocalAddr != nil && a.Network() != d.LocalAddr.Network() {
+			return nil, &net.AddrError{Err: "mismatched local address type", Addr: d.LocalAddr.String()}
+		}
 		return []net.Addr{a}, nil
-	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
-	default:
-		return nil, net.UnknownNetworkError(network)
-	}
-	if address == "" {
-		return nil, errMissingAddress
 	}
 	host, port, err := net.SplitHostPort(address)
 	if err != nil {
@@ -176,6 +182,9 @@ func (d *Dialer) resolve(ctx context.Context, network, address string) ([]net.Ad
 	if len(out) == 0 {
 		return nil, &net.AddrError{Err: "no suitable address found", Addr: host}
 	}
+	if out, err = matchLocal(out, d.LocalAddr); err != nil {
+		return nil, err
+	}
 	// IPv4 first, as std's dialer prefers its primaries when both exist.
 	for i := range out {
 		if ipOf(out[i]).To4() != nil && i > 0 {
@@ -187,6 +196,30 @@ func (d *Dialer) resolve(ctx context.Context, network, address string) ([]net.Ad
 }
 
 var errMissingAddress = errors.New("missing address")
+
+// matchLocal keeps the addresses a dial from local can reach, with std's
+// errors: a local address of another network, or of the other IP family.
+func matchLocal(addrs []net.Addr, local net.Addr) ([]net.Addr, error) {
+	if local == nil {
+		return addrs, nil
+	}
+	lip := ipOf(local)
+	wild := func(ip net.IP) bool { return ip == nil || ip.IsUnspecified() }
+	same := func(a, b net.IP) bool { return (a.To4() != nil) == (b.To4() != nil) }
+	var out []net.Addr
+	for _, a := range addrs {
+		if a.Network() != local.Network() {
+			return nil, &net.AddrError{Err: "mismatched local address type", Addr: local.String()}
+		}
+		if ip := ipOf(a); wild(lip) || wild(ip) || same(ip, lip) {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		return nil, &net.AddrError{Err: "no suitable address found", Addr: local.String()}
+	}
+	return out, nil
+}
 
 func ipOf(a net.Addr) net.IP {
 	switch a := a.(type) {
@@ -287,7 +320,7 @@ func familySuffix(family int, network string) string {
 func mapCtxErr(err error) error {
 	switch err {
 	case context.DeadlineExceeded:
-		return os.ErrDeadlineExceeded
+		return errTimeout
 	case context.Canceled:
 		return errCanceled
 	}
@@ -295,6 +328,17 @@ func mapCtxErr(err error) error {
 }
 
 var errCanceled = canceledError{}
+
+// errTimeout is std's dial timeout: "i/o timeout", a Timeout, and
+// errors.Is context.DeadlineExceeded (not os.ErrDeadlineExceeded).
+var errTimeout error = &timeoutError{}
+
+type timeoutError struct{}
+
+func (e *timeoutError) Error() string     { return "i/o timeout" }
+func (e *timeoutError) Timeout() bool     { return true }
+func (e *timeoutError) Temporary() bool   { return true }
+func (e *timeoutError) Is(err error) bool { return err == context.DeadlineExceeded }
 
 type canceledError struct{}
 
