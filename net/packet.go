@@ -11,10 +11,10 @@ import (
 
 // recvMsg receives one message with its control data and sender, through
 // the ring (recvmsg(2)); name is the system call std's errors name.
-func (fd *netFD) recvMsg(b, oob []byte, name string) (n, oobn, flags int, from unix.Sockaddr, err error) {
+func (fd *netFD) recvMsg(b, oob []byte, inFlags int, name string) (n, oobn, flags int, from unix.Sockaddr, err error) {
 	var rsa unix.RawSockaddrAny
 	fd.rmu.Lock()
-	res, err := fd.do(&fd.rd, ops.RecvMsg(fd.fd, [][]byte{b}, oob, &rsa, 0))
+	res, err := fd.do(&fd.rd, ops.RecvMsg(fd.fd, [][]byte{b}, oob, &rsa, inFlags))
 	fd.rmu.Unlock()
 	if err != nil {
 		return 0, 0, 0, nil, fd.opErr("read", fd.callErr(name, err))
@@ -36,19 +36,56 @@ func (fd *netFD) sendMsg(b, oob []byte, sa unix.Sockaddr, to net.Addr, name stri
 	return res.N(), len(oob), nil
 }
 
-// writeTarget checks a WriteTo's destination as std does.
-func (fd *netFD) writeTarget(addr net.Addr) (unix.Sockaddr, error) {
+// writeTarget checks a WriteTo's destination as std does (addr nil:
+// missing), wrapping errors with to as the OpError's Addr.
+func (fd *netFD) writeTarget(addr, to net.Addr) (unix.Sockaddr, error) {
+	opErr := func(err error) error {
+		return &net.OpError{Op: "write", Net: fd.net, Source: fd.laddr, Addr: to, Err: err}
+	}
 	if fd.raddr != nil {
-		return nil, &net.OpError{Op: "write", Net: fd.net, Source: fd.laddr, Addr: addr, Err: net.ErrWriteToConnected}
+		return nil, opErr(net.ErrWriteToConnected)
 	}
 	if addr == nil {
-		return nil, &net.OpError{Op: "write", Net: fd.net, Source: fd.laddr, Addr: nil, Err: errMissingAddress}
+		return nil, opErr(errMissingAddress)
+	}
+	if ua, ok := addr.(*net.UnixAddr); ok && ua.Net != sotypeNet(fd.sotype) {
+		return nil, opErr(syscall.EAFNOSUPPORT)
 	}
 	sa, err := addrToSockaddr(fd.family, addr)
 	if err != nil {
-		return nil, &net.OpError{Op: "write", Net: fd.net, Source: fd.laddr, Addr: addr, Err: err}
+		return nil, opErr(err)
 	}
 	return sa, nil
+}
+
+// sotypeNet is the unix network of a socket type, as std's sotypeToNet.
+func sotypeNet(sotype int) string {
+	switch sotype {
+	case unix.SOCK_DGRAM:
+		return "unixgram"
+	case unix.SOCK_SEQPACKET:
+		return "unixpacket"
+	}
+	return "unix"
+}
+
+// wrongAddr is std's error for a WriteTo address of another type.
+func (fd *netFD) wrongAddr(addr net.Addr) error {
+	return &net.OpError{Op: "write", Net: fd.net, Source: fd.laddr, Addr: addr, Err: syscall.EINVAL}
+}
+
+func udpAddr(a *net.UDPAddr) net.Addr {
+	if a == nil {
+		return nil
+	}
+	return a
+}
+
+func unixAddr(a *net.UnixAddr) net.Addr {
+	if a == nil {
+		return nil
+	}
+	return a
 }
 
 // UDPConn is a UDP socket on the ring, with *net.UDPConn's methods.
@@ -73,7 +110,7 @@ func (c *UDPConn) ReadFromUDP(b []byte) (int, *net.UDPAddr, error) {
 	if !c.ok() {
 		return 0, nil, syscall.EINVAL
 	}
-	n, _, _, from, err := c.fd.recvMsg(b, nil, "recvfrom")
+	n, _, _, from, err := c.fd.recvMsg(b, nil, 0, "recvfrom")
 	a, _ := sockaddrToAddr("udp", from).(*net.UDPAddr)
 	return n, a, err
 }
@@ -83,7 +120,7 @@ func (c *UDPConn) ReadMsgUDP(b, oob []byte) (n, oobn, flags int, addr *net.UDPAd
 	if !c.ok() {
 		return 0, 0, 0, nil, syscall.EINVAL
 	}
-	n, oobn, flags, from, err := c.fd.recvMsg(b, oob, "recvmsg")
+	n, oobn, flags, from, err := c.fd.recvMsg(b, oob, 0, "recvmsg")
 	addr, _ = sockaddrToAddr("udp", from).(*net.UDPAddr)
 	return n, oobn, flags, addr, err
 }
@@ -93,20 +130,24 @@ func (c *UDPConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	if !c.ok() {
 		return 0, syscall.EINVAL
 	}
-	sa, err := c.fd.writeTarget(addr)
-	if err != nil {
-		return 0, err
+	a, ok := addr.(*net.UDPAddr)
+	if !ok {
+		return 0, c.fd.wrongAddr(addr)
 	}
-	n, _, err := c.fd.sendMsg(b, nil, sa, addr, "sendto")
-	return n, err
+	return c.WriteToUDP(b, a)
 }
 
 // WriteToUDP writes a datagram to addr.
 func (c *UDPConn) WriteToUDP(b []byte, addr *net.UDPAddr) (int, error) {
-	if addr == nil {
-		return c.WriteTo(b, nil)
+	if !c.ok() {
+		return 0, syscall.EINVAL
 	}
-	return c.WriteTo(b, addr)
+	sa, err := c.fd.writeTarget(udpAddr(addr), udpAddr(addr))
+	if err != nil {
+		return 0, err
+	}
+	n, _, err := c.fd.sendMsg(b, nil, sa, udpAddr(addr), "sendto")
+	return n, err
 }
 
 // WriteMsgUDP writes a datagram with control data to addr (nil on a
@@ -116,10 +157,9 @@ func (c *UDPConn) WriteMsgUDP(b, oob []byte, addr *net.UDPAddr) (n, oobn int, er
 		return 0, 0, syscall.EINVAL
 	}
 	var sa unix.Sockaddr
-	var to net.Addr
+	to := udpAddr(addr)
 	if addr != nil {
-		to = addr
-		if sa, err = c.fd.writeTarget(addr); err != nil {
+		if sa, err = c.fd.writeTarget(to, to); err != nil {
 			return 0, 0, err
 		}
 	} else if c.fd.raddr == nil {
@@ -167,7 +207,7 @@ func (c *UnixConn) ReadFromUnix(b []byte) (int, *net.UnixAddr, error) {
 	if !c.ok() {
 		return 0, nil, syscall.EINVAL
 	}
-	n, _, _, from, err := c.fd.recvMsg(b, nil, "recvfrom")
+	n, _, _, from, err := c.fd.recvMsg(b, nil, 0, "recvfrom")
 	a, _ := sockaddrToAddr(c.fd.net, from).(*net.UnixAddr)
 	return n, a, err
 }
@@ -177,7 +217,8 @@ func (c *UnixConn) ReadMsgUnix(b, oob []byte) (n, oobn, flags int, addr *net.Uni
 	if !c.ok() {
 		return 0, 0, 0, nil, syscall.EINVAL
 	}
-	n, oobn, flags, from, err := c.fd.recvMsg(b, oob, "recvmsg")
+	// Descriptors received (SCM_RIGHTS) are close-on-exec, as std's.
+	n, oobn, flags, from, err := c.fd.recvMsg(b, oob, unix.MSG_CMSG_CLOEXEC, "recvmsg")
 	addr, _ = sockaddrToAddr(c.fd.net, from).(*net.UnixAddr)
 	return n, oobn, flags, addr, err
 }
@@ -187,35 +228,46 @@ func (c *UnixConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	if !c.ok() {
 		return 0, syscall.EINVAL
 	}
-	sa, err := c.fd.writeTarget(addr)
-	if err != nil {
-		return 0, err
+	a, ok := addr.(*net.UnixAddr)
+	if !ok {
+		return 0, c.fd.wrongAddr(addr)
 	}
-	n, _, err := c.fd.sendMsg(b, nil, sa, addr, "sendto")
-	return n, err
+	return c.WriteToUnix(b, a)
 }
 
 // WriteToUnix writes a message to addr.
 func (c *UnixConn) WriteToUnix(b []byte, addr *net.UnixAddr) (int, error) {
-	if addr == nil {
-		return c.WriteTo(b, nil)
+	if !c.ok() {
+		return 0, syscall.EINVAL
 	}
-	return c.WriteTo(b, addr)
+	sa, err := c.fd.writeTarget(unixAddr(addr), unixAddr(addr))
+	if err != nil {
+		return 0, err
+	}
+	n, _, err := c.fd.sendMsg(b, nil, sa, unixAddr(addr), "sendto")
+	return n, err
 }
 
 // WriteMsgUnix writes a message with control data to addr (nil on a
-// connected socket).
+// connected socket). As std, a connected datagram socket refuses it even
+// without an address.
 func (c *UnixConn) WriteMsgUnix(b, oob []byte, addr *net.UnixAddr) (n, oobn int, err error) {
 	if !c.ok() {
 		return 0, 0, syscall.EINVAL
 	}
+	to := unixAddr(addr)
+	opErr := func(err error) error {
+		return &net.OpError{Op: "write", Net: c.fd.net, Source: c.fd.laddr, Addr: to, Err: err}
+	}
+	if c.fd.sotype == unix.SOCK_DGRAM && c.fd.raddr != nil {
+		return 0, 0, opErr(net.ErrWriteToConnected)
+	}
 	var sa unix.Sockaddr
-	var to net.Addr
 	if addr != nil {
-		to = addr
-		if sa, err = c.fd.writeTarget(addr); err != nil {
-			return 0, 0, err
+		if addr.Net != sotypeNet(c.fd.sotype) {
+			return 0, 0, opErr(syscall.EAFNOSUPPORT)
 		}
+		sa = &unix.SockaddrUnix{Name: addr.Name}
 	}
 	return c.fd.sendMsg(b, oob, sa, to, "sendmsg")
 }
