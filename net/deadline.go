@@ -13,9 +13,10 @@ import (
 // and fails new ones at once. Setting a deadline after one passed starts a
 // new epoch. No timer runs while no deadline is set.
 type deadline struct {
-	mu    sync.Mutex
-	timer *time.Timer
-	cur   atomic.Pointer[epoch]
+	mu     sync.Mutex
+	timer  *time.Timer
+	cur    atomic.Pointer[epoch]
+	closed bool // set by close: no new epoch
 }
 
 type epoch struct {
@@ -33,13 +34,13 @@ func (d *deadline) context() context.Context {
 	e := d.cur.Load()
 	if e == nil {
 		d.mu.Lock()
-		if e = d.cur.Load(); e == nil {
+		if e = d.cur.Load(); e == nil && !d.closed {
 			e = newEpoch()
 			d.cur.Store(e)
 		}
 		d.mu.Unlock()
 	}
-	if e.ctx.Err() != nil {
+	if e == nil || e.ctx.Err() != nil {
 		return nil
 	}
 	return e.ctx
@@ -52,6 +53,9 @@ func (d *deadline) set(t time.Time) {
 	if d.timer != nil {
 		d.timer.Stop()
 		d.timer = nil
+	}
+	if d.closed {
+		return
 	}
 	e := d.cur.Load()
 	if e == nil || e.ctx.Err() != nil {
@@ -78,12 +82,18 @@ func (d *deadline) set(t time.Time) {
 	d.timer = tm
 }
 
-// stop releases the timer (Close).
-func (d *deadline) stop() {
+// close releases the timer and cancels the current epoch for good (Close):
+// a call that took its reference before Close but reaches the ring only
+// after Close's CancelFD is cancelled by its context instead of blocking.
+func (d *deadline) close() {
 	d.mu.Lock()
+	d.closed = true
 	if d.timer != nil {
 		d.timer.Stop()
 		d.timer = nil
+	}
+	if e := d.cur.Load(); e != nil {
+		e.cancel()
 	}
 	d.mu.Unlock()
 }

@@ -86,6 +86,8 @@ func (fd *netFD) localErr(op string, err error) error {
 // from system call name.
 func (fd *netFD) callErr(name string, err error) error {
 	switch {
+	case errors.Is(err, context.Canceled) && fd.ref.Closed():
+		return net.ErrClosed // Close cancelled it (deadline.close)
 	case errors.Is(err, context.Canceled):
 		return os.ErrDeadlineExceeded
 	case errors.Is(err, uring.ErrClosed):
@@ -108,6 +110,9 @@ func (fd *netFD) do(d *deadline, op ops.Op) (uring.Result, error) {
 	defer fd.ref.Decref()
 	ctx := d.context()
 	if ctx == nil {
+		if fd.ref.Closed() {
+			return uring.Result{}, net.ErrClosed
+		}
 		return uring.Result{}, os.ErrDeadlineExceeded
 	}
 	return fd.ring.Do(ctx, op)
@@ -162,8 +167,8 @@ func (fd *netFD) Close() error {
 	if !fd.ref.Close() {
 		return fd.opErr("close", net.ErrClosed)
 	}
-	fd.rd.stop()
-	fd.wd.stop()
+	fd.rd.close()
+	fd.wd.close()
 	if fd.ref.Wait() {
 		_, _ = fd.ring.CancelFD(context.Background(), fd.fd)
 		fd.ref.WaitZero()

@@ -4,6 +4,7 @@ package net_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -410,5 +411,102 @@ func TestManyListenerClosedUnderLoad(t *testing.T) {
 			require.Error(t, ln.Close())
 			t.Logf("accepted %d, dialed %d, refused %d", accepted.Load(), dials.Load(), refused.Load())
 		})
+	})
+}
+
+// TestManyCloseRacesIO: Close racing a Read, a Write or an Accept that is
+// just starting (not yet parked) unblocks it with net.ErrClosed and returns:
+// a call that took its reference before Close but reached the kernel after
+// Close's cancel must not be left waiting for data that never comes.
+func TestManyCloseRacesIO(t *testing.T) {
+	const rounds, workers = 200, 8
+	e2eRun(t, func(t *testing.T, env e2eEnv) {
+		ln := env.listen(t, "tcp")
+		var peers sync.WaitGroup
+		peers.Add(1)
+		go func() {
+			defer peers.Done()
+			var held []net.Conn // open and silent: only Close ends the calls below
+			defer func() {
+				for _, c := range held {
+					c.Close()
+				}
+			}()
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				held = append(held, c)
+			}
+		}()
+		// race runs call in a goroutine, closes at once, and checks both
+		// return, the call with net.ErrClosed.
+		race := func(what string, call func() error, close func() error) error {
+			done := make(chan error, 1)
+			go func() { done <- call() }()
+			closed := make(chan error, 1)
+			go func() { closed <- close() }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, net.ErrClosed) {
+					return fmt.Errorf("%s racing Close: %v, want net.ErrClosed", what, err)
+				}
+			case <-time.After(10 * time.Second):
+				return fmt.Errorf("%s not unblocked 10 s after Close", what)
+			}
+			select {
+			case err := <-closed:
+				return err
+			case <-time.After(10 * time.Second):
+				return fmt.Errorf("Close racing %s hung", what)
+			}
+		}
+		// More than the socket buffers hold (the sender's is shrunk below and
+		// the peers never read), so the Write blocks. Kept small: -race
+		// annotates the whole buffer on every send.
+		big := make([]byte, 1<<20)
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for g := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range rounds {
+					c, err := env.dialer().Dial("tcp", ln.Addr().String())
+					if err != nil {
+						errs <- err
+						return
+					}
+					if err := c.(interface{ SetWriteBuffer(int) error }).SetWriteBuffer(16 << 10); err != nil {
+						errs <- err
+						return
+					}
+					call := func() error { _, err := c.Read(make([]byte, 1)); return err }
+					what := "Read"
+					if (g+i)%2 == 1 {
+						call = func() error { _, err := c.Write(big); return err }
+						what = "Write"
+					}
+					if err := race(what, call, c.Close); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		for range rounds {
+			l := env.listen(t, "tcp")
+			if err := race("Accept", func() error { _, err := l.Accept(); return err }, l.Close); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ln.Close()
+		peers.Wait()
 	})
 }
