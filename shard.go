@@ -558,6 +558,13 @@ func (s *shard) close() {
 	s.runCallbacks()
 	s.mu.Lock()
 	s.dead = true
+	// A late cancel staged just before dead was set may still be on its
+	// way into the kernel: the ring must outlive that submitter.
+	for s.submitting {
+		s.mu.Unlock()
+		time.Sleep(50 * time.Microsecond)
+		s.mu.Lock()
+	}
 	s.mu.Unlock()
 	s.statsMu.Lock()
 	s.final[0], s.final[1], s.final[2], s.final[3] = s.k.counters()

@@ -1,3 +1,5 @@
+//go:build linux
+
 package net
 
 import (
@@ -14,45 +16,6 @@ import (
 	"github.com/goaio/uring"
 	"github.com/goaio/uring/ops"
 )
-
-// Dialer is net.Dialer for connections on the ring: the connect is a ring
-// operation, so Timeout, Deadline and the context's cancellation cancel it
-// in the kernel. Fields mean what they mean in std; Ring picks the ring
-// (default: uring.Default()); Fallback, or no io_uring, dials with std.
-type Dialer struct {
-	Timeout         time.Duration
-	Deadline        time.Time
-	LocalAddr       net.Addr
-	KeepAlive       time.Duration
-	KeepAliveConfig net.KeepAliveConfig
-	Resolver        *net.Resolver
-	Control         func(network, address string, c syscall.RawConn) error
-	ControlContext  func(ctx context.Context, network, address string, c syscall.RawConn) error
-	Ring            *uring.Ring
-	Fallback        bool
-}
-
-func (d *Dialer) std() *net.Dialer {
-	return &net.Dialer{Timeout: d.Timeout, Deadline: d.Deadline, LocalAddr: d.LocalAddr, KeepAlive: d.KeepAlive,
-		KeepAliveConfig: d.KeepAliveConfig, Resolver: d.Resolver, Control: d.Control, ControlContext: d.ControlContext}
-}
-
-// Dial connects to address on network, as net.Dial.
-func Dial(network, address string) (net.Conn, error) {
-	var d Dialer
-	return d.DialContext(context.Background(), network, address)
-}
-
-// DialTimeout is Dial with a timeout, as net.DialTimeout.
-func DialTimeout(network, address string, timeout time.Duration) (net.Conn, error) {
-	d := Dialer{Timeout: timeout}
-	return d.DialContext(context.Background(), network, address)
-}
-
-// Dial connects to address on network.
-func (d *Dialer) Dial(network, address string) (net.Conn, error) {
-	return d.DialContext(context.Background(), network, address)
-}
 
 // DialContext connects to address on network, as net.Dialer.DialContext:
 // each resolved address is tried in turn, within the deadline, and the first

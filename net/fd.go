@@ -1,3 +1,5 @@
+//go:build linux
+
 package net
 
 import (
@@ -245,4 +247,23 @@ func (fd *netFD) name() string {
 		rs = fd.raddr.String()
 	}
 	return fd.net + ":" + ls + "->" + rs
+}
+
+var (
+	defaultOnce sync.Once
+	defaultRing *uring.Ring
+)
+
+// ringFor returns the ring to use: r, or uring.Default(); nil means std.
+func ringFor(r *uring.Ring, fallback bool) *uring.Ring {
+	if fallback {
+		return nil
+	}
+	if r != nil {
+		return r
+	}
+	defaultOnce.Do(func() {
+		defaultRing, _ = uring.Default()
+	})
+	return defaultRing
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 package net
 
 import (
@@ -12,22 +14,6 @@ import (
 	"github.com/goaio/uring"
 	"github.com/goaio/uring/ops"
 )
-
-// ListenConfig is net.ListenConfig for sockets on the ring. Control and
-// KeepAlive mean what they mean in std; Ring picks the ring (default:
-// uring.Default()). Where io_uring is unavailable, or Fallback is set, the
-// listeners and connections are std's own.
-type ListenConfig struct {
-	Control         func(network, address string, c syscall.RawConn) error
-	KeepAlive       time.Duration
-	KeepAliveConfig net.KeepAliveConfig
-	Ring            *uring.Ring
-	Fallback        bool
-}
-
-func (lc *ListenConfig) std() *net.ListenConfig {
-	return &net.ListenConfig{Control: lc.Control, KeepAlive: lc.KeepAlive, KeepAliveConfig: lc.KeepAliveConfig}
-}
 
 // Listen announces on the local network address, as net.ListenConfig.Listen:
 // std creates, binds and configures the socket (so addresses, options and
@@ -88,18 +74,6 @@ func (lc *ListenConfig) ListenPacket(ctx context.Context, network, address strin
 		return &UnixConn{conn{fd}}, nil
 	}
 	return pc, nil
-}
-
-// Listen announces on the local network address, as net.Listen.
-func Listen(network, address string) (net.Listener, error) {
-	var lc ListenConfig
-	return lc.Listen(context.Background(), network, address)
-}
-
-// ListenPacket announces on the local network address, as net.ListenPacket.
-func ListenPacket(network, address string) (net.PacketConn, error) {
-	var lc ListenConfig
-	return lc.ListenPacket(context.Background(), network, address)
 }
 
 // adopt takes over the socket of a std listener or packet conn: a duplicate

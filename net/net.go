@@ -14,28 +14,3 @@
 //
 // Where io_uring is unavailable every function returns std's own objects.
 package net
-
-import (
-	"sync"
-
-	"github.com/goaio/uring"
-)
-
-var (
-	defaultOnce sync.Once
-	defaultRing *uring.Ring
-)
-
-// ringFor returns the ring to use: r, or uring.Default(); nil means std.
-func ringFor(r *uring.Ring, fallback bool) *uring.Ring {
-	if fallback {
-		return nil
-	}
-	if r != nil {
-		return r
-	}
-	defaultOnce.Do(func() {
-		defaultRing, _ = uring.Default()
-	})
-	return defaultRing
-}
