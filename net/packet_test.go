@@ -86,6 +86,7 @@ func TestPacketReadWrite(t *testing.T) {
 			ua, ub := a.(udpConn), b.(udpConn)
 			bAddr := b.LocalAddr().(*net.UDPAddr)
 			n, err = ua.WriteToUDP([]byte("typed"), bAddr)
+			require.Equal(t, 5, n)
 			require.NoError(t, err)
 			n, from, err := ub.ReadFromUDP(buf)
 			require.NoError(t, err)
@@ -107,14 +108,19 @@ func TestPacketReadWrite(t *testing.T) {
 			// Wrong or missing destinations.
 			n, err = ua.WriteToUDP([]byte("x"), nil)
 			o.err("writetoudp nil", err)
+			o.add("n", n)
 			n, err = a.WriteTo([]byte("x"), nil)
 			o.err("writeto nil", err)
+			o.add("n", n)
 			n, err = a.WriteTo([]byte("x"), &net.TCPAddr{IP: bAddr.IP, Port: bAddr.Port})
 			o.err("writeto tcp addr", err)
+			o.add("n", n)
 			n, _, err = ua.WriteMsgUDP([]byte("x"), nil, nil)
 			o.err("writemsgudp nil", err)
+			o.add("n", n)
 			n, err = a.WriteTo([]byte("x"), &net.UDPAddr{IP: net.ParseIP("::1"), Port: bAddr.Port})
 			o.err("writeto v6 from v4", err)
+			o.add("n", n)
 		case "unixgram":
 			ua, ub := a.(unixPacketConn), b.(unixPacketConn)
 			bAddr := b.LocalAddr().(*net.UnixAddr)
@@ -132,12 +138,16 @@ func TestPacketReadWrite(t *testing.T) {
 
 			n, err = ua.WriteToUnix([]byte("x"), nil)
 			o.err("writetounix nil", err)
+			o.add("n", n)
 			n, err = a.WriteTo([]byte("x"), nil)
 			o.err("writeto nil", err)
+			o.add("n", n)
 			n, err = a.WriteTo([]byte("x"), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9})
 			o.err("writeto udp addr", err)
+			o.add("n", n)
 			n, err = a.WriteTo([]byte("x"), &net.UnixAddr{Name: bAddr.Name + "-missing", Net: "unixgram"})
 			o.err("writeto missing path", err)
+			o.add("n", n)
 			_, _, err = ua.WriteMsgUnix([]byte("x"), nil, nil)
 			o.err("writemsgunix nil", err)
 		}
@@ -168,6 +178,7 @@ func TestPacketConnected(t *testing.T) {
 		o.add("n", n)
 		n, err = pc.WriteTo([]byte("x"), nil)
 		o.err("writeto nil connected", err)
+		o.add("n", n)
 
 		switch network {
 		case "udp":
