@@ -37,7 +37,8 @@ type netFD struct {
 	rmu, wmu sync.Mutex
 	rd, wd   deadline
 
-	unlink string // a unix listener's socket file, removed at Close
+	unlink    string // a unix listener's socket file, removed at Close
+	closeHook func() // runs at Close once nothing is in flight
 }
 
 func newFD(r *uring.Ring, fd, family, sotype int, network string) *netFD {
@@ -174,6 +175,9 @@ func (fd *netFD) Close() error {
 	if fd.ref.Wait() {
 		_, _ = fd.ring.CancelFD(context.Background(), fd.fd)
 		fd.ref.WaitZero()
+	}
+	if fd.closeHook != nil {
+		fd.closeHook()
 	}
 	if fd.unlink != "" {
 		_ = unix.Unlink(fd.unlink)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -117,12 +118,33 @@ func sotypeOf(network string) int {
 type listener struct {
 	fd *netFD
 	lc ListenConfig
+
+	mu sync.Mutex // one Accept takes from the queue at a time, as std's fdMutex
+	q  *acceptQueue
 }
 
 func (l *listener) ok() bool { return l != nil && l.fd != nil }
 
 // accept takes the next connection: a new non-blocking, close-on-exec fd.
 func (l *listener) accept() (*netFD, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.fd.ref.Incref() {
+		return nil, net.ErrClosed
+	}
+	defer l.fd.ref.Decref()
+	if l.q == nil {
+		l.q = newAcceptQueue(l.fd)
+		l.fd.closeHook = l.q.closeAll
+	}
+	if nfd, ok, err := l.q.next(); ok {
+		if err != nil {
+			return nil, l.fd.callErr("accept", err)
+		}
+		fd := newFD(l.fd.ring, nfd, l.fd.family, l.fd.sotype, l.fd.net)
+		fd.setAddrs()
+		return fd, nil
+	}
 	var rsa unix.RawSockaddrAny
 	alen := uint32(unix.SizeofSockaddrAny)
 	for {
