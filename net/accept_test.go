@@ -63,3 +63,16 @@ func TestAcceptQueue(t *testing.T) {
 	_, err = ln.Accept()
 	require.ErrorIs(t, err, net.ErrClosed)
 }
+
+// SetUnlinkOnClose(false) keeps the socket file at Close, as std.
+func TestUnixListenerSetUnlinkOnClose(t *testing.T) {
+	for _, listen := range []func(string, string) (net.Listener, error){net.Listen, unet.Listen} {
+		p := t.TempDir() + "/sock"
+		ln, err := listen("unix", p)
+		require.NoError(t, err)
+		ln.(interface{ SetUnlinkOnClose(bool) }).SetUnlinkOnClose(false)
+		require.NoError(t, ln.Close())
+		_, err = os.Stat(p)
+		require.NoError(t, err, "%T removed the socket file", ln)
+	}
+}

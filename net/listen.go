@@ -41,10 +41,12 @@ func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (ne
 		if err != nil {
 			return nil, err
 		}
+		ul := &UnixListener{listener: listener{fd: fd, lc: *lc}}
 		if path := l.Addr().String(); path != "" && path[0] != '@' {
-			fd.unlink = path // an abstract socket has no file
+			ul.path = path // an abstract socket has no file
+			fd.unlink = path
 		}
-		return &UnixListener{listener{fd: fd, lc: *lc}}, nil
+		return ul, nil
 	}
 	return ln, nil
 }
@@ -259,7 +261,23 @@ func keepAlive(c *TCPConn, period time.Duration, cfg net.KeepAliveConfig) {
 }
 
 // UnixListener is a unix-socket listener whose Accept goes through the ring.
-type UnixListener struct{ listener }
+type UnixListener struct {
+	listener
+	path string // the socket file Listen created
+}
+
+// SetUnlinkOnClose sets whether Close removes the socket file, as
+// *net.UnixListener's does; by default it does when Listen created it.
+func (l *UnixListener) SetUnlinkOnClose(unlink bool) {
+	if l.path == "" {
+		return
+	}
+	if unlink {
+		l.fd.unlink = l.path
+	} else {
+		l.fd.unlink = ""
+	}
+}
 
 var _ net.Listener = (*UnixListener)(nil)
 
