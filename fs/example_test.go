@@ -1,0 +1,56 @@
+package fs_test
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+
+	"github.com/goaio/uring/fs"
+)
+
+// Open a file as with os.Open; its reads go through io_uring where it is
+// available, and through os where it is not.
+func ExampleOpen() {
+	dir, _ := os.MkdirTemp("", "fs-example")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "greeting.txt")
+	if err := fs.WriteFile(path, []byte("hello, io_uring"), 0o644); err != nil {
+		log.Fatal(err)
+	}
+
+	f, err := fs.Open(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 8)
+	n, err := f.ReadAt(buf, 7) // io.ReaderAt: an offset, no shared position
+	fmt.Printf("%q %v\n", buf[:n], err)
+	_, err = f.ReadAt(buf, 100)
+	fmt.Println(err == io.EOF)
+	// Output:
+	// "io_uring" <nil>
+	// true
+}
+
+// Serve a directory over HTTP with every file read through the ring.
+func ExampleDirFS() {
+	dir, _ := os.MkdirTemp("", "fs-example")
+	defer os.RemoveAll(dir)
+	os.WriteFile(filepath.Join(dir, "index.txt"), []byte("served by fs.DirFS"), 0o644)
+
+	srv := httptest.NewServer(http.FileServer(http.FS(fs.DirFS(dir))))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/index.txt")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(string(body))
+	// Output: served by fs.DirFS
+}
