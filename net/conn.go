@@ -228,13 +228,18 @@ func (c *TCPConn) SetLinger(sec int) error {
 	return nil
 }
 
-// ReadFrom copies r into the connection; from a regular file (an *os.File
-// or an fs.File) the kernel sends it directly with sendfile(2).
+// ReadFrom copies r into the connection, with std's fast paths: from a
+// regular file (an *os.File or an fs.File) the kernel sends it directly
+// with sendfile(2); from a TCP or unix stream socket it splices it through
+// a pipe. Neither copies the data through user space.
 func (c *TCPConn) ReadFrom(r io.Reader) (int64, error) {
 	if !c.ok() {
 		return 0, syscall.EINVAL
 	}
 	n, handled, err := sendFile(c.fd, r)
+	if !handled {
+		n, handled, err = spliceFrom(c.fd, r)
+	}
 	if !handled {
 		n, err = io.Copy(writerOnly{c}, r)
 	}
