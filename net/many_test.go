@@ -420,6 +420,7 @@ func TestManyListenerClosedUnderLoad(t *testing.T) {
 // Close's cancel must not be left waiting for data that never comes.
 func TestManyCloseRacesIO(t *testing.T) {
 	const rounds, workers = 200, 8
+	e2eRaiseNofile(t, 2*rounds*workers+512) // the peers hold every connection open
 	e2eRun(t, func(t *testing.T, env e2eEnv) {
 		ln := env.listen(t, "tcp")
 		var peers sync.WaitGroup

@@ -15,6 +15,7 @@ import (
 )
 
 func TestSmokeEchoAndHTTP(t *testing.T) {
+	(stack{ring: true}).need(t) // the listener below must be the ring's
 	ln, err := unet.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	_, ok := ln.(*unet.TCPListener)
