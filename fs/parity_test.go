@@ -366,8 +366,12 @@ var scenarios = []scenario{
 
 // TestParity runs each scenario on os.File, on fs.File over the ring and on
 // fs.File's fallback, and requires the same transcript from each.
-func TestParity(t *testing.T) {
-	for _, sc := range scenarios {
+func TestParity(t *testing.T) { runScenarios(t, scenarios) }
+
+// runScenarios runs each scenario on every opener and requires the
+// transcripts of fs.File to equal os.File's.
+func runScenarios(t *testing.T, scs []scenario) {
+	for _, sc := range scs {
 		t.Run(sc.name, func(t *testing.T) {
 			var want []string
 			for _, o := range openers(t) {

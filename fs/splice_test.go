@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -182,22 +181,7 @@ func TestSpliceParity(t *testing.T) {
 			tr.add("readfrom n=%d closed=%v", n, errors.Is(err, os.ErrClosed))
 		}},
 	}
-	for _, sc := range scenarios {
-		t.Run(sc.name, func(t *testing.T) {
-			var want []string
-			for _, o := range openers(t) {
-				dir := t.TempDir()
-				tr := &transcript{dir: dir}
-				sc.run(t, tr, o, dir)
-				if want == nil {
-					want = tr.lines
-					continue
-				}
-				require.Equal(t, want, tr.lines, "%s differs from os", o.name)
-			}
-			t.Log("transcript:\n" + strings.Join(want, "\n"))
-		})
-	}
+	runScenarios(t, scenarios)
 }
 
 // A closed destination refuses the splice before touching the pipe.

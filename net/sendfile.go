@@ -17,18 +17,23 @@ type regularFile interface {
 	SyscallConn() (syscall.RawConn, error)
 }
 
+// unwrapLimited returns r's limit when it is an *io.LimitedReader, as
+// std's copy fast paths honour it.
+func unwrapLimited(r io.Reader) (*io.LimitedReader, io.Reader, int64) {
+	if lr, ok := r.(*io.LimitedReader); ok {
+		return lr, lr.R, lr.N
+	}
+	return nil, r, 1<<63 - 1
+}
+
 // sendFile copies a regular file (from its offset, up to an
 // io.LimitedReader's limit) into the socket with sendfile(2), waiting for
 // room with a poll request on the ring: the file's data never enters user
 // space. handled is false when r is not a regular file.
 func sendFile(fd *netFD, r io.Reader) (written int64, handled bool, err error) {
-	remain := int64(1<<63 - 1)
-	lr, ok := r.(*io.LimitedReader)
-	if ok {
-		remain, r = lr.N, lr.R
-		if remain <= 0 {
-			return 0, true, nil
-		}
+	lr, r, remain := unwrapLimited(r)
+	if remain <= 0 {
+		return 0, true, nil
 	}
 	if fd.ref.Closed() {
 		// As std: a closed socket takes the copy path, whose Write says so.

@@ -4,6 +4,7 @@ package net
 
 import (
 	"net"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,7 +38,7 @@ func zoneName(id uint32) string {
 	if ifi, err := net.InterfaceByIndex(int(id)); err == nil {
 		return ifi.Name
 	}
-	return itoa(int(id))
+	return strconv.Itoa(int(id))
 }
 
 func zoneID(zone string) uint32 {
@@ -55,20 +56,6 @@ func zoneID(zone string) uint32 {
 		n = n*10 + int(c-'0')
 	}
 	return uint32(n)
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
 }
 
 // ipToSockaddr converts ip:port for family (AF_INET or AF_INET6), as std's

@@ -17,13 +17,9 @@ import (
 // on its RawConn (std's netpoller, or the ring for this package's sockets),
 // fd on the ring. handled is false when r is not a stream socket.
 func spliceFrom(fd *netFD, r io.Reader) (written int64, handled bool, err error) {
-	remain := int64(1<<63 - 1)
-	lr, ok := r.(*io.LimitedReader)
-	if ok {
-		remain, r = lr.N, lr.R
-		if remain <= 0 {
-			return 0, true, nil
-		}
+	lr, r, remain := unwrapLimited(r)
+	if remain <= 0 {
+		return 0, true, nil
 	}
 	if fd.ref.Closed() {
 		return 0, false, nil // as std: the copy path's Write reports it
