@@ -148,14 +148,20 @@ func (d *Dialer) resolve(ctx context.Context, network, address string) ([]net.Ad
 	if out, err = matchLocal(out, d.LocalAddr); err != nil {
 		return nil, err
 	}
-	// IPv4 first, as std's dialer prefers its primaries when both exist.
-	for i := range out {
-		if ipOf(out[i]).To4() != nil && i > 0 {
-			out[0], out[i] = out[i], out[0]
-			break
+	// std's order: the resolver's (RFC 6724), the first address's family
+	// (the primaries) before the other (the fallbacks). std also races the
+	// fallbacks after 300 ms; here they follow once the primaries fail.
+	primaries := out[:0:0]
+	var fallbacks []net.Addr
+	first := ipOf(out[0]).To4() != nil
+	for _, a := range out {
+		if (ipOf(a).To4() != nil) == first {
+			primaries = append(primaries, a)
+		} else {
+			fallbacks = append(fallbacks, a)
 		}
 	}
-	return out, nil
+	return append(primaries, fallbacks...), nil
 }
 
 var errMissingAddress = errors.New("missing address")
