@@ -1,0 +1,58 @@
+// Command uring answers the two questions a new user of the library asks:
+// does io_uring work on this machine (uring probe), and is it faster for my
+// workload (uring bench). uring cp copies a file through the ring.
+//
+//	uring probe [--json]
+//	uring bench [--duration D] [--goroutines N] [--only CASE,...] [--dir DIR] [--size BYTES] [--json] [--plot FILE.svg]
+//	uring cp [--direct] [--sync] SRC DST
+//
+// Install it with go install github.com/goaio/uring/cmd/uring@latest.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+)
+
+// command is one subcommand: run gets the arguments after its name and
+// returns the exit status.
+type command struct {
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) int
+}
+
+// commands is filled by each subcommand's file.
+var commands = map[string]command{}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "uring: unknown command %q\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	return c.run(args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: uring <command> [flags]")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-6s %s\n", n, commands[n].summary)
+	}
+}
