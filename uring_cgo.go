@@ -32,6 +32,23 @@ const (
 	featNoDrop     = C.IORING_FEAT_NODROP
 )
 
+// The Feature constants are written out so that builds without cgo have them;
+// these fail to compile if one disagrees with the header (an array index
+// of a nonzero constant is out of range).
+var _ = [1]struct{}{}[FeatSingleMmap^C.IORING_FEAT_SINGLE_MMAP|
+	FeatNoDrop^C.IORING_FEAT_NODROP|
+	FeatSubmitStable^C.IORING_FEAT_SUBMIT_STABLE|
+	FeatRWCurPos^C.IORING_FEAT_RW_CUR_POS|
+	FeatCurPersonality^C.IORING_FEAT_CUR_PERSONALITY|
+	FeatFastPoll^C.IORING_FEAT_FAST_POLL|
+	FeatPoll32Bits^C.IORING_FEAT_POLL_32BITS|
+	FeatSQPollNonFixed^C.IORING_FEAT_SQPOLL_NONFIXED|
+	FeatExtArg^C.IORING_FEAT_EXT_ARG|
+	FeatNativeWorkers^C.IORING_FEAT_NATIVE_WORKERS|
+	FeatRsrcTags^C.IORING_FEAT_RSRC_TAGS|
+	FeatCQESkip^C.IORING_FEAT_CQE_SKIP|
+	FeatLinkedFile^C.IORING_FEAT_LINKED_FILE]
+
 func newKernelRing(entries, cqEntries uint32, flags uint32, sqIdleMs uint32, sqCPU int, wqFd int) (*kernelRing, error) {
 	u := (*C.uring_t)(C.calloc(1, C.sizeof_uring_t))
 	if u == nil {
