@@ -13,25 +13,25 @@ type Feature uint32
 // release that added each. Flags past liburing 2.3's header are listed too:
 // the kernel reports them whether or not the header knows their names.
 const (
-	FeatSingleMmap      Feature = 1 << 0  // 5.4: SQ and CQ rings share one mmap
-	FeatNoDrop          Feature = 1 << 1  // 5.5: completions are never dropped on CQ overflow
-	FeatSubmitStable    Feature = 1 << 2  // 5.5: SQE data is consumed at submission
-	FeatRWCurPos        Feature = 1 << 3  // 5.6: offset -1 reads and writes at the file position
-	FeatCurPersonality  Feature = 1 << 4  // 5.6: requests run with the submitter's credentials
-	FeatFastPoll        Feature = 1 << 5  // 5.7: internal polling instead of async workers for sockets
-	FeatPoll32Bits      Feature = 1 << 6  // 5.9: 32-bit poll masks
-	FeatSQPollNonFixed  Feature = 1 << 7  // 5.11: SQPOLL without registered files
-	FeatExtArg          Feature = 1 << 8  // 5.11: io_uring_enter takes a timeout argument
-	FeatNativeWorkers   Feature = 1 << 9  // 5.12: async workers are threads of the submitter
-	FeatRsrcTags        Feature = 1 << 10 // 5.13: tagged registered resources
-	FeatCQESkip         Feature = 1 << 11 // 5.17: IOSQE_CQE_SKIP_SUCCESS
-	FeatLinkedFile      Feature = 1 << 12 // 5.17: linked requests open their files in order
-	FeatRegRegRing      Feature = 1 << 13 // 6.3: io_uring_register on a registered ring fd
-	FeatRecvSendBundle  Feature = 1 << 14 // 6.10: bundled send and receive
-	FeatMinTimeout      Feature = 1 << 15 // 6.12: minimum wait timeouts
-	FeatRWAttr          Feature = 1 << 16 // 6.14: read/write attributes (integrity data)
-	FeatNoIOWait        Feature = 1 << 17 // 6.15: waiting need not count as iowait
-	featKnown                   = 18      // flags below 1<<featKnown have names
+	FeatSingleMmap     Feature = 1 << 0  // 5.4: SQ and CQ rings share one mmap
+	FeatNoDrop         Feature = 1 << 1  // 5.5: completions are never dropped on CQ overflow
+	FeatSubmitStable   Feature = 1 << 2  // 5.5: SQE data is consumed at submission
+	FeatRWCurPos       Feature = 1 << 3  // 5.6: offset -1 reads and writes at the file position
+	FeatCurPersonality Feature = 1 << 4  // 5.6: requests run with the submitter's credentials
+	FeatFastPoll       Feature = 1 << 5  // 5.7: internal polling instead of async workers for sockets
+	FeatPoll32Bits     Feature = 1 << 6  // 5.9: 32-bit poll masks
+	FeatSQPollNonFixed Feature = 1 << 7  // 5.11: SQPOLL without registered files
+	FeatExtArg         Feature = 1 << 8  // 5.11: io_uring_enter takes a timeout argument
+	FeatNativeWorkers  Feature = 1 << 9  // 5.12: async workers are threads of the submitter
+	FeatRsrcTags       Feature = 1 << 10 // 5.13: tagged registered resources
+	FeatCQESkip        Feature = 1 << 11 // 5.17: IOSQE_CQE_SKIP_SUCCESS
+	FeatLinkedFile     Feature = 1 << 12 // 5.17: linked requests open their files in order
+	FeatRegRegRing     Feature = 1 << 13 // 6.3: io_uring_register on a registered ring fd
+	FeatRecvSendBundle Feature = 1 << 14 // 6.10: bundled send and receive
+	FeatMinTimeout     Feature = 1 << 15 // 6.12: minimum wait timeouts
+	FeatRWAttr         Feature = 1 << 16 // 6.14: read/write attributes (integrity data)
+	FeatNoIOWait       Feature = 1 << 17 // 6.15: waiting need not count as iowait
+	featKnown                  = 18      // flags below 1<<featKnown have names
 )
 
 var featureNames = [featKnown]string{
