@@ -1,0 +1,291 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"syscall"
+
+	"github.com/goaio/uring"
+	"github.com/goaio/uring/fs"
+	unet "github.com/goaio/uring/net"
+	"github.com/goaio/uring/ops"
+)
+
+// benchEnv is the workload the suite creates for itself.
+type benchEnv struct {
+	dir        string // where the data lives (--dir), removed at the end
+	size       int64  // the data file's size (--size)
+	goroutines int
+	ring       *uring.Ring // nil: io_uring unavailable, std side only
+
+	data  string   // the data file
+	small []string // the many small files
+}
+
+// benchCase is one workload, measured on the ring and on std.
+type benchCase struct {
+	name  string
+	what  string
+	unit  string // what an op is: "op", "B"
+	solo  bool   // one goroutine (sequential copy)
+	setup func(e *benchEnv) error
+	ring  func(e *benchEnv) (newStep func(i int) (step, error), cleanup func(), err error)
+	std   func(e *benchEnv) (newStep func(i int) (step, error), cleanup func(), err error)
+}
+
+// errSkip marks a case this machine cannot run (O_DIRECT on tmpfs).
+type errSkip struct{ reason string }
+
+func (e errSkip) Error() string { return e.reason }
+
+var benchCases = []benchCase{
+	{name: "nop", what: "a round trip through the kernel: Ring.Do(Nop) against getppid(2)", unit: "op",
+		ring: func(e *benchEnv) (func(int) (step, error), func(), error) {
+			return func(int) (step, error) {
+				return func() (uint64, error) { _, err := e.ring.Do(context.Background(), ops.Nop()); return 1, err }, nil
+			}, func() {}, nil
+		},
+		std: func(e *benchEnv) (func(int) (step, error), func(), error) {
+			return func(int) (step, error) {
+				return func() (uint64, error) { syscall.Getppid(); return 1, nil }, nil
+			}, func() {}, nil
+		}},
+	{name: "randread", what: "4 KiB random reads of the warm data file: fs.File.ReadAt against os.File.ReadAt", unit: "op",
+		setup: makeData,
+		ring:  readers(func(p string) (io.ReaderAt, io.Closer, error) { f, err := fs.Open(p); return f, f, err }, false),
+		std:   readers(func(p string) (io.ReaderAt, io.Closer, error) { f, err := os.Open(p); return f, f, err }, false)},
+	{name: "direct", what: "4 KiB random O_DIRECT reads of the data file (the device, not the cache)", unit: "op",
+		setup: makeData,
+		ring: readers(func(p string) (io.ReaderAt, io.Closer, error) {
+			f, err := fs.OpenFile(p, os.O_RDONLY|oDirect, 0)
+			return f, f, err
+		}, true),
+		std: readers(func(p string) (io.ReaderAt, io.Closer, error) {
+			f, err := os.OpenFile(p, os.O_RDONLY|oDirect, 0)
+			return f, f, err
+		}, true)},
+	{name: "smallfiles", what: "whole 4 KiB files: fs.ReadFile against os.ReadFile", unit: "op",
+		setup: makeSmall,
+		ring:  fileReaders(func(p string) ([]byte, error) { return fs.ReadFile(p) }),
+		std:   fileReaders(os.ReadFile)},
+	{name: "copy", what: "sequential copy of the data file with io.Copy: fs to fs against os to os", unit: "B", solo: true,
+		setup: makeData,
+		ring:  copyPasses(func(p string) (*fs.File, error) { return fs.Open(p) }, func(p string) (*fs.File, error) { return fs.Create(p) }),
+		std:   copyPasses(os.Open, os.Create)},
+	{name: "echo", what: "128-byte TCP ping-pong with a loopback server: this package's net against std's", unit: "op",
+		ring: echo(unet.Listen), std: echo(net.Listen)},
+	{name: "http", what: `net/http "hello" on a loopback listener: this package's net against std's`, unit: "op",
+		ring: httpHello(unet.Listen), std: httpHello(net.Listen)},
+}
+
+// makeData writes the data file once.
+func makeData(e *benchEnv) error {
+	if e.data != "" {
+		return nil
+	}
+	p := filepath.Join(e.dir, "data")
+	f, err := os.Create(p)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	r := rand.NewChaCha8([32]byte{1})
+	for left := e.size; left > 0; left -= int64(len(buf)) {
+		_, _ = r.Read(buf)
+		if _, err := f.Write(buf[:min(left, int64(len(buf)))]); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	e.data = p
+	// Warm the page cache for the buffered cases.
+	f, err = os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(io.Discard, f)
+	return err
+}
+
+// makeSmall writes 2,000 files of 4 KiB.
+func makeSmall(e *benchEnv) error {
+	if e.small != nil {
+		return nil
+	}
+	dir := filepath.Join(e.dir, "small")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	content := bytes.Repeat([]byte("uring bench\n"), 4096/12+1)[:4096]
+	for i := range 2000 {
+		p := filepath.Join(dir, fmt.Sprintf("f%04d", i))
+		if err := os.WriteFile(p, content, 0o644); err != nil {
+			return err
+		}
+		e.small = append(e.small, p)
+	}
+	return nil
+}
+
+// readers reads random 4 KiB blocks of the data file, one shared open file.
+func readers(open func(string) (io.ReaderAt, io.Closer, error), direct bool) func(e *benchEnv) (func(int) (step, error), func(), error) {
+	return func(e *benchEnv) (func(int) (step, error), func(), error) {
+		if direct && oDirect == 0 {
+			return nil, nil, errSkip{"no O_DIRECT on " + runtime.GOOS}
+		}
+		ra, c, err := open(e.data)
+		if err != nil {
+			if direct && errors.Is(err, syscall.EINVAL) {
+				return nil, nil, errSkip{"O_DIRECT is not supported on " + e.dir + " (tmpfs?): use --dir on a disk"}
+			}
+			return nil, nil, err
+		}
+		blocks := e.size / 4096
+		return func(i int) (step, error) {
+			buf := fs.AlignedBuffer(4096, 4096)
+			r := rand.New(rand.NewPCG(uint64(i), 7))
+			return func() (uint64, error) {
+				_, err := ra.ReadAt(buf, r.Int64N(blocks)*4096)
+				return 1, err
+			}, nil
+		}, func() { c.Close() }, nil
+	}
+}
+
+// fileReaders reads the small files round-robin.
+func fileReaders(read func(string) ([]byte, error)) func(e *benchEnv) (func(int) (step, error), func(), error) {
+	return func(e *benchEnv) (func(int) (step, error), func(), error) {
+		return func(i int) (step, error) {
+			next := i * 97
+			return func() (uint64, error) {
+				next++
+				_, err := read(e.small[next%len(e.small)])
+				return 1, err
+			}, nil
+		}, func() {}, nil
+	}
+}
+
+// copyPasses copies the whole data file per step; it counts bytes.
+func copyPasses[F io.ReadWriteCloser](open, create func(string) (F, error)) func(e *benchEnv) (func(int) (step, error), func(), error) {
+	return func(e *benchEnv) (func(int) (step, error), func(), error) {
+		dst := filepath.Join(e.dir, "copy")
+		return func(int) (step, error) {
+			return func() (uint64, error) {
+				in, err := open(e.data)
+				if err != nil {
+					return 0, err
+				}
+				defer in.Close()
+				out, err := create(dst)
+				if err != nil {
+					return 0, err
+				}
+				n, err := io.Copy(out, in)
+				if cerr := out.Close(); err == nil {
+					err = cerr
+				}
+				return uint64(n), err
+			}, nil
+		}, func() { os.Remove(dst) }, nil
+	}
+}
+
+// echo serves an echo server on listen; each goroutine keeps one std
+// client connection doing 128-byte round trips.
+func echo(listen func(string, string) (net.Listener, error)) func(e *benchEnv) (func(int) (step, error), func(), error) {
+	return func(e *benchEnv) (func(int) (step, error), func(), error) {
+		ln, err := listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, nil, err
+		}
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					buf := make([]byte, 512)
+					for {
+						n, err := c.Read(buf)
+						if err != nil {
+							return
+						}
+						if _, err := c.Write(buf[:n]); err != nil {
+							return
+						}
+					}
+				}()
+			}
+		}()
+		var conns []net.Conn
+		newStep := func(int) (step, error) {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				return nil, err
+			}
+			conns = append(conns, c)
+			msg, in := bytes.Repeat([]byte{'x'}, 128), make([]byte, 128)
+			return func() (uint64, error) {
+				if _, err := c.Write(msg); err != nil {
+					return 0, err
+				}
+				_, err := io.ReadFull(c, in)
+				return 1, err
+			}, nil
+		}
+		return newStep, func() {
+			for _, c := range conns {
+				c.Close()
+			}
+			ln.Close()
+		}, nil
+	}
+}
+
+// httpHello serves "hello" with net/http on listen; each goroutine GETs it
+// over keep-alive connections.
+func httpHello(listen func(string, string) (net.Listener, error)) func(e *benchEnv) (func(int) (step, error), func(), error) {
+	return func(e *benchEnv) (func(int) (step, error), func(), error) {
+		ln, err := listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, nil, err
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte("hello"))
+		})}
+		go srv.Serve(ln)
+		tr := &http.Transport{MaxIdleConnsPerHost: e.goroutines, MaxConnsPerHost: e.goroutines}
+		client := &http.Client{Transport: tr}
+		url := "http://" + ln.Addr().String() + "/"
+		return func(int) (step, error) {
+				return func() (uint64, error) {
+					resp, err := client.Get(url)
+					if err != nil {
+						return 0, err
+					}
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					return 1, err
+				}, nil
+			}, func() {
+				tr.CloseIdleConnections()
+				srv.Close()
+			}, nil
+	}
+}
