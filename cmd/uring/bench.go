@@ -24,14 +24,14 @@ func init() {
 
 // sideResult is one side of a case over all rounds.
 type sideResult struct {
-	OpsPerSec    float64   `json:"ops_per_sec"`    // median over rounds
-	Spread       float64   `json:"spread"`         // (max-min)/median of the rounds
-	Rounds       []float64 `json:"rounds"`         // ops/s of each round
-	CPUPerOpNs   float64   `json:"cpu_per_op_ns"`  // process CPU time per op
-	P50Ns        float64   `json:"p50_ns"`         // latency of one op
+	OpsPerSec    float64   `json:"ops_per_sec"`   // median over rounds
+	Spread       float64   `json:"spread"`        // (max-min)/median of the rounds
+	Rounds       []float64 `json:"rounds"`        // ops/s of each round
+	CPUPerOpNs   float64   `json:"cpu_per_op_ns"` // process CPU time per op
+	P50Ns        float64   `json:"p50_ns"`        // latency of one op
 	P99Ns        float64   `json:"p99_ns"`
-	Threads      int       `json:"threads"`        // OS threads of the process at the end
-	Unit         string    `json:"unit"`           // what an op is: "op" or "B"
+	Threads      int       `json:"threads"` // OS threads of the process at the end
+	Unit         string    `json:"unit"`    // what an op is: "op" or "B"
 	Error        string    `json:"error,omitempty"`
 	measurements []sample
 }
