@@ -33,7 +33,7 @@ ifdef URING_REQUIRE
 export URING_REQUIRE
 endif
 
-.PHONY: all deps build test vet unit race cgocheck cross check fmt staticcheck bench bench-deps fuzz \
+.PHONY: all deps build test vet unit race cgocheck cross check fmt staticcheck bench gobench bench-deps fuzz \
 	container-test container-test-default clean help
 
 all: check test
@@ -105,7 +105,14 @@ bench-deps: deps
 		echo "bench-deps: wrk is missing: BenchmarkNetHTTP will skip (sudo apt-get install -y wrk)" >&2; \
 	fi
 
-bench: bench-deps
+# The main job: uring bench, io_uring against the standard library on a
+# workload it creates (BENCHFLAGS, e.g. --dir /mnt/disk --duration 3s), a
+# table on stdout and uring-bench.svg.
+bench: deps
+	$(GO) run ./cmd/uring bench --plot uring-bench.svg $(BENCHFLAGS)
+
+# The Go benchmarks: finer cases, C liburing baselines, servers in a child process.
+gobench: bench-deps
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime=$(BENCHTIME) -count=1 -timeout=30m $(PKGS)
 
 fuzz: deps

@@ -269,7 +269,7 @@ func printTable(w io.Writer, rep *benchReport) {
 		fmt.Fprintf(w, "io_uring unavailable (%s): standard library side only\n", rep.Unavailable)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "case\turing/s\t±\tstd/s\t±\tratio\tCPU/op uring\tCPU/op std\tp50 uring\tp50 std\tp99 uring\tp99 std\tthreads uring\tthreads std\t")
+	fmt.Fprintln(tw, "case\turing/s\t±\tstd/s\t±\tratio\tCPU/op uring\tCPU/op std\tp50 uring\tp50 std\tp99 uring\tp99 std\tnew threads uring\tnew threads std\t")
 	for _, c := range rep.Cases {
 		if c.Skipped != "" {
 			fmt.Fprintf(tw, "%s\tskipped: %s\t\t\t\t\t\t\t\t\t\t\t\t\t\n", c.Case, c.Skipped)

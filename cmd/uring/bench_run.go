@@ -18,7 +18,7 @@ type sample struct {
 	elapsed time.Duration
 	cpu     time.Duration // the process's user+system time over the run
 	lat     []time.Duration
-	threads int
+	threads int // OS threads the process started during the run
 }
 
 func (s sample) rate() float64 {
@@ -88,13 +88,13 @@ func measure(n int, d time.Duration, newStep func(i int) (step, error)) (sample,
 			mu.Unlock()
 		}()
 	}
-	cpu0 := processCPU()
+	cpu0, th0 := processCPU(), threads()
 	t0 := time.Now()
 	close(start)
 	time.Sleep(d)
 	stop.Store(true)
 	wg.Wait()
-	s := sample{ops: total.Load(), elapsed: time.Since(t0), cpu: processCPU() - cpu0, lat: lat, threads: threads()}
+	s := sample{ops: total.Load(), elapsed: time.Since(t0), cpu: processCPU() - cpu0, lat: lat, threads: threads() - th0}
 	return s, firstErr
 }
 
