@@ -1,0 +1,19 @@
+//go:build !linux
+
+package main
+
+import (
+	"errors"
+	"runtime"
+)
+
+// There is no io_uring off Linux: the report gives the OS as the kernel and
+// says so; capabilities are never tried.
+
+func probeKernelRelease() string { return runtime.GOOS }
+
+func diagnose(err error) (reason, fix string) {
+	return err.Error(), "run on Linux 5.5 or later; uring's fs and net packages fall back to os and net here"
+}
+
+func checkCapability(name string) error { return errors.New("io_uring is Linux only") }
