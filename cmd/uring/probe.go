@@ -40,7 +40,7 @@ type probeCapability struct {
 	Error string `json:"error"`
 }
 
-// probeCapabilities are tried in this order; checkCapability knows each.
+// probeCapabilities are tried in this order; checkCapabilities knows each.
 var probeCapabilities = []string{
 	"sqpoll", "registered_buffers", "buffer_ring", "multishot_accept", "multishot_recv", "send_zc",
 }
@@ -106,7 +106,6 @@ func probe() *probeReport {
 		}
 		return rep
 	}
-	defer r.Close()
 	rep.Usable = true
 	rep.Features = append(rep.Features, r.Features().Names()...)
 
@@ -121,9 +120,13 @@ func probe() *probeReport {
 		}
 	}
 
+	// The checks set up rings of their own: close this one first, so that
+	// its memory does not count against their locked-memory limit.
+	r.Close()
+	errs := checkCapabilities()
 	for _, name := range probeCapabilities {
 		c := probeCapability{OK: true}
-		if err := checkCapability(name); err != nil {
+		if err := errs[name]; err != nil {
 			c = probeCapability{Error: err.Error()}
 		}
 		rep.Capabilities[name] = c

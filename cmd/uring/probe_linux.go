@@ -19,8 +19,7 @@ import (
 	"github.com/goaio/uring/ops"
 )
 
-// probeTimeout bounds each capability check: a facility that never completes
-// is reported as not working instead of hanging the probe.
+// probeTimeout bounds each capability check.
 const probeTimeout = 3 * time.Second
 
 func probeKernelRelease() string {
@@ -62,8 +61,8 @@ func diagnose(err error) (reason, fix string) {
 		return "the kernel has no io_uring_setup (ENOSYS): " + kernelWithoutIOUring(),
 			"use Linux 5.5 or later built with CONFIG_IO_URING=y"
 	case syscall.ENOMEM:
-		return "io_uring_setup failed with ENOMEM: the ring's memory does not fit the locked-memory limit (RLIMIT_MEMLOCK " +
-				memlockLimit() + "); kernels before 5.12 charge rings to it",
+		return "io_uring_setup failed with ENOMEM: the kernel charges the ring's memory to the locked-memory limit, " +
+				"and it does not fit in RLIMIT_MEMLOCK (" + memlockLimit() + ")",
 			"raise the limit: ulimit -l unlimited in the shell, LimitMEMLOCK=infinity for a systemd unit, " +
 				"docker run --ulimit memlock=-1:-1 for a container, or memlock in /etc/security/limits.conf"
 	case syscall.EMFILE, syscall.ENFILE:
@@ -170,23 +169,44 @@ func capabilityError(err error) error {
 	return err
 }
 
-// checkCapability tries one facility on a ring of its own, so that one
-// failure cannot disturb the next check.
-func checkCapability(name string) error {
-	check := map[string]func(ctx context.Context) error{
-		"sqpoll":             checkSQPoll,
+// checkCapabilities tries each facility. SQPOLL needs a ring of its own; the
+// other checks share one small ring, each cleaning up after itself, because
+// rings count against the locked-memory limit and a closed ring's memory is
+// released asynchronously: a ring per check could fail for want of memory a
+// user's program would have.
+func checkCapabilities() map[string]error {
+	errs := map[string]error{"sqpoll": bounded(nil, checkSQPoll)}
+	checks := map[string]func(context.Context, *uring.Ring) error{
 		"registered_buffers": checkRegisteredBuffers,
 		"buffer_ring":        checkBufferRing,
 		"multishot_accept":   checkMultishotAccept,
 		"multishot_recv":     checkMultishotRecv,
 		"send_zc":            checkSendZC,
-	}[name]
-	if check == nil {
-		return fmt.Errorf("no check for %q", name)
 	}
+	r, err := uring.New(uring.WithEntries(8))
+	if err != nil {
+		err = fmt.Errorf("setting up a ring: %w", err)
+	} else {
+		defer r.Close()
+	}
+	for _, name := range probeCapabilities {
+		if check, ok := checks[name]; ok {
+			if err != nil {
+				errs[name] = capabilityError(err)
+			} else {
+				errs[name] = bounded(r, check)
+			}
+		}
+	}
+	return errs
+}
+
+// bounded runs check with a deadline: a facility that never completes is
+// reported as not working instead of hanging the probe.
+func bounded(r *uring.Ring, check func(context.Context, *uring.Ring) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
-	if err := check(ctx); err != nil {
+	if err := check(ctx, r); err != nil {
 		return capabilityError(err)
 	}
 	return nil
@@ -194,7 +214,7 @@ func checkCapability(name string) error {
 
 // checkSQPoll runs a NOP through a ring whose submission queue a kernel thread
 // polls (unprivileged since Linux 5.11).
-func checkSQPoll(ctx context.Context) error {
+func checkSQPoll(ctx context.Context, _ *uring.Ring) error {
 	r, err := uring.New(uring.WithEntries(8), uring.WithSQPoll(10*time.Millisecond, -1))
 	if err != nil {
 		return err
@@ -206,16 +226,12 @@ func checkSQPoll(ctx context.Context) error {
 
 // checkRegisteredBuffers writes from and reads into a registered buffer
 // through a pipe.
-func checkRegisteredBuffers(ctx context.Context) error {
-	r, err := uring.New(uring.WithEntries(8))
-	if err != nil {
-		return err
-	}
-	defer r.Close()
+func checkRegisteredBuffers(ctx context.Context, r *uring.Ring) error {
 	buf := make([]byte, 8192)
 	if err := r.RegisterBuffers([][]byte{buf}); err != nil {
 		return err
 	}
+	defer r.UnregisterBuffers()
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
 		return err
@@ -240,12 +256,7 @@ func checkRegisteredBuffers(ctx context.Context) error {
 
 // checkBufferRing registers a provided-buffer ring and has a receive pick
 // its buffer from it.
-func checkBufferRing(ctx context.Context) error {
-	r, err := uring.New(uring.WithEntries(8))
-	if err != nil {
-		return err
-	}
-	defer r.Close()
+func checkBufferRing(ctx context.Context, r *uring.Ring) error {
 	br, err := r.NewBufferRing(1, 8, 4096)
 	if err != nil {
 		return err
@@ -276,12 +287,7 @@ func checkBufferRing(ctx context.Context) error {
 
 // checkMultishotAccept accepts two connections with one multishot accept,
 // then cancels it by leaving the Stream.
-func checkMultishotAccept(ctx context.Context) error {
-	r, err := uring.New(uring.WithEntries(8))
-	if err != nil {
-		return err
-	}
-	defer r.Close()
+func checkMultishotAccept(ctx context.Context, r *uring.Ring) error {
 	lfd, addr, err := listenLoopback()
 	if err != nil {
 		return err
@@ -313,12 +319,7 @@ func checkMultishotAccept(ctx context.Context) error {
 
 // checkMultishotRecv receives two messages with one multishot receive into a
 // provided-buffer ring, then cancels it.
-func checkMultishotRecv(ctx context.Context) error {
-	r, err := uring.New(uring.WithEntries(8))
-	if err != nil {
-		return err
-	}
-	defer r.Close()
+func checkMultishotRecv(ctx context.Context, r *uring.Ring) error {
 	br, err := r.NewBufferRing(2, 8, 4096)
 	if err != nil {
 		return fmt.Errorf("buffer ring: %w", err)
@@ -361,12 +362,7 @@ func checkMultishotRecv(ctx context.Context) error {
 // checkSendZC sends with zero copy over loopback TCP: the kernel supports
 // zero-copy sends only on TCP and UDP sockets (an AF_UNIX socketpair fails
 // with EOPNOTSUPP on every kernel).
-func checkSendZC(ctx context.Context) error {
-	r, err := uring.New(uring.WithEntries(8))
-	if err != nil {
-		return err
-	}
-	defer r.Close()
+func checkSendZC(ctx context.Context, r *uring.Ring) error {
 	lfd, addr, err := listenLoopback()
 	if err != nil {
 		return err

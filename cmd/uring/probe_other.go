@@ -16,4 +16,10 @@ func diagnose(err error) (reason, fix string) {
 	return err.Error(), "run on Linux 5.5 or later; uring's fs and net packages fall back to os and net here"
 }
 
-func checkCapability(name string) error { return errors.New("io_uring is Linux only") }
+func checkCapabilities() map[string]error {
+	errs := map[string]error{}
+	for _, name := range probeCapabilities {
+		errs[name] = errors.New("io_uring is Linux only")
+	}
+	return errs
+}
