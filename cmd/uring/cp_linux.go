@@ -100,8 +100,8 @@ func (c *copier) ringCopy(ctx context.Context, plan []span) error {
 	for i := range bufs {
 		bufs[i] = mem[i*cpChunk : (i+1)*cpChunk : (i+1)*cpChunk]
 	}
-	// Registration can fail under a small RLIMIT_MEMLOCK (before Linux 5.12
-	// registered pages counted against it): plain Read and Write then.
+	// Registered pages count against RLIMIT_MEMLOCK, so registration can
+	// fail under a small limit: plain Read and Write then.
 	fixed := r.RegisterBuffers(bufs) == nil
 
 	ctx, cancel := context.WithCancel(ctx)
