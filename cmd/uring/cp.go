@@ -33,6 +33,7 @@ const (
 type cpOptions struct {
 	direct bool // O_DIRECT on both files
 	sync   bool // fsync the destination before exiting
+	ring   bool // read and write through the ring even where copy_file_range would do
 }
 
 // span is one read/write pair of the copy: n bytes at off. With --direct,
@@ -70,8 +71,9 @@ func runCp(args []string, stdout, stderr io.Writer) int {
 	fl.SetOutput(stderr)
 	fl.BoolVar(&opt.direct, "direct", false, "read and write with O_DIRECT, bypassing the page cache")
 	fl.BoolVar(&opt.sync, "sync", false, "fsync the destination before exiting")
+	fl.BoolVar(&opt.ring, "ring", false, "read and write through the ring even where copy_file_range(2) would do")
 	fl.Usage = func() {
-		fmt.Fprintln(stderr, "usage: uring cp [--direct] [--sync] SRC DST")
+		fmt.Fprintln(stderr, "usage: uring cp [--direct] [--sync] [--ring] SRC DST")
 		fl.PrintDefaults()
 	}
 	// Flags may follow the operands, as with cp.
@@ -190,9 +192,20 @@ func copyFile(ctx context.Context, src, dst string, opt cpOptions, stderr io.Wri
 		}
 		plan := planSpans(extents, size, cpChunk, align)
 		c := copier{in: in, out: out, src: src, dst: dst, size: size, align: align, bar: bar}
-		err = errNoRing
-		if !cpWithoutRing {
-			err = c.ringCopy(ctx, plan)
+		// A buffered copy is one copy_file_range per span, as coreutils cp
+		// does: the kernel moves the data once, where reads and writes
+		// through the ring move it twice (measured: cp 1.3-2.5x faster than
+		// the ring pipeline on a cached 1 GiB file). O_DIRECT copies, and
+		// file systems without copy_file_range, go through the ring.
+		err = errNoKernelCopy
+		if !cpWithoutRing && !opt.direct && !opt.ring {
+			err = c.kernelCopy(plan)
+		}
+		if errors.Is(err, errNoKernelCopy) {
+			err = errNoRing
+			if !cpWithoutRing {
+				err = c.ringCopy(ctx, plan)
+			}
 		}
 		if err != nil {
 			if !errors.Is(err, errNoRing) {

@@ -198,3 +198,46 @@ func (c *copier) ringSpan(ctx context.Context, r *uring.Ring, fixed bool, w int,
 	c.progress(got)
 	return nil
 }
+
+// errNoKernelCopy: copy_file_range cannot copy these files; the ring will.
+var errNoKernelCopy = errors.New("copy_file_range unavailable")
+
+// kernelCallMax bounds one copy_file_range call, so the progress bar moves.
+const kernelCallMax = 256 << 20
+
+// kernelCopy copies the data with copy_file_range(2): adjacent spans merge
+// into one call (up to kernelCallMax), as cp copies a file in one.
+func (c *copier) kernelCopy(plan []span) error {
+	in, out := int(c.in.Fd()), int(c.out.Fd())
+	var runs []span
+	for _, s := range plan {
+		if k := len(runs) - 1; k >= 0 && runs[k].off+int64(runs[k].n) == s.off && runs[k].n+s.n <= kernelCallMax {
+			runs[k].n += s.n
+			continue
+		}
+		runs = append(runs, s)
+	}
+	first := true
+	for _, s := range runs {
+		roff, woff, left := s.off, s.off, s.n
+		for left > 0 {
+			n, err := unix.CopyFileRange(in, &roff, out, &woff, left, 0)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				if first && (err == unix.EXDEV || err == unix.EINVAL || err == unix.ENOSYS || err == unix.EOPNOTSUPP) {
+					return errNoKernelCopy
+				}
+				return rwError(c.src, c.dst, err)
+			}
+			first = false
+			if n == 0 {
+				break // the source shrank under us
+			}
+			left -= n
+			c.progress(n)
+		}
+	}
+	return nil
+}

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"context"
 	"os"
 
@@ -23,3 +24,8 @@ func preadOnce(f *os.File, b []byte, off int64) (int, error) { return f.ReadAt(b
 
 // ringCopy: io_uring is Linux only, so the copy is osCopy's.
 func (c *copier) ringCopy(ctx context.Context, plan []span) error { return errNoRing }
+
+// errNoKernelCopy: no copy_file_range here.
+var errNoKernelCopy = errors.New("copy_file_range unavailable")
+
+func (c *copier) kernelCopy(plan []span) error { return errNoKernelCopy }

@@ -105,7 +105,7 @@ func requireMode(t testing.TB, want os.FileMode, got string) {
 // cpVariants are the flag sets every file is copied with; --direct only
 // where O_DIRECT exists.
 func cpVariants() [][]string {
-	v := [][]string{nil, {"--sync"}}
+	v := [][]string{nil, {"--sync"}, {"--ring"}, {"--ring", "--sync"}} // copy_file_range, and the ring pipeline
 	if directFlag != 0 {
 		v = append(v, []string{"--direct"}, []string{"--direct", "--sync"})
 	}
