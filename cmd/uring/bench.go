@@ -283,10 +283,14 @@ func printTable(w io.Writer, rep *benchReport) {
 		if c.Ratio > 0 {
 			ratio = fmt.Sprintf("%.2fx", c.Ratio)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t\n", c.Case,
-			rate(u.OpsPerSec, c.Std.Unit), pct(u.Spread), rate(c.Std.OpsPerSec, c.Std.Unit), pct(c.Std.Spread), ratio,
+		uSpread, uThreads := pct(u.Spread), fmt.Sprint(u.Threads)
+		if c.Uring == nil {
+			uSpread, uThreads = "-", "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", c.Case,
+			rate(u.OpsPerSec, c.Std.Unit), uSpread, rate(c.Std.OpsPerSec, c.Std.Unit), pct(c.Std.Spread), ratio,
 			cpuPer(u.CPUPerOpNs, c.Std.Unit), cpuPer(c.Std.CPUPerOpNs, c.Std.Unit), ns(u.P50Ns), ns(c.Std.P50Ns), ns(u.P99Ns), ns(c.Std.P99Ns),
-			u.Threads, c.Std.Threads)
+			uThreads, c.Std.Threads)
 	}
 	tw.Flush()
 	for _, c := range rep.Cases {
