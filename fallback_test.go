@@ -9,12 +9,11 @@ import (
 	"os/exec"
 	"syscall"
 	"testing"
-	"unsafe"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
 	"github.com/goaio/uring"
+	"github.com/goaio/uring/internal/seccomptest"
 )
 
 // The fallback tests (invariant 6) re-run this test binary in a child whose
@@ -42,7 +41,7 @@ func runSeccompChild(t *testing.T, errno string) {
 
 func seccompChild(name string) int {
 	errno := map[string]syscall.Errno{"ENOSYS": syscall.ENOSYS, "EPERM": syscall.EPERM}[name]
-	if err := blockIOUringSetup(errno); err != nil {
+	if err := seccomptest.BlockIOUringSetup(errno); err != nil {
 		fmt.Println("seccomp:", err)
 		return 1
 	}
@@ -63,32 +62,4 @@ func seccompChild(name string) int {
 	}
 	fmt.Println("fallback-ok:", err)
 	return 0
-}
-
-// blockIOUringSetup installs a seccomp filter on every thread that fails
-// io_uring_setup(2) with errno and allows everything else.
-func blockIOUringSetup(errno syscall.Errno) error {
-	const (
-		retErrno = 0x00050000
-		retAllow = 0x7fff0000
-		ldAbsW   = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
-		jeqK     = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
-		retK     = unix.BPF_RET | unix.BPF_K
-	)
-	filter := []unix.SockFilter{
-		{Code: ldAbsW, K: 0}, // seccomp_data.nr
-		{Code: jeqK, Jt: 0, Jf: 1, K: unix.SYS_IO_URING_SETUP},
-		{Code: retK, K: retErrno | uint32(errno)},
-		{Code: retK, K: retAllow},
-	}
-	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return err
-	}
-	_, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC,
-		uintptr(unsafe.Pointer(&prog)))
-	if e != 0 {
-		return e
-	}
-	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/goaio/uring/internal/seccomptest"
 )
 
 // benchSeccompEnv makes the test binary, re-run as a child, block
@@ -21,7 +23,7 @@ func init() {
 	if os.Getenv(benchSeccompEnv) == "" {
 		return
 	}
-	if err := blockIOUringSetup(syscall.ENOSYS); err != nil {
+	if err := seccomptest.BlockIOUringSetup(syscall.ENOSYS); err != nil {
 		fmt.Fprintln(os.Stderr, "seccomp:", err)
 		os.Exit(3)
 	}
