@@ -74,6 +74,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	asJSON := fl.Bool("json", false, "print the results as JSON")
 	plot := fl.String("plot", "", "write a bar chart of the ratios to this SVG file")
 	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	if fl.NArg() > 0 || *duration <= 0 || *goroutines <= 0 || *size < 4096 || *rounds <= 0 {

@@ -89,6 +89,12 @@ func TestBenchTable(t *testing.T) {
 	require.Contains(t, out.String(), "nop")
 }
 
+func TestBenchHelp(t *testing.T) {
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, run([]string{"bench", "-h"}, &out, &errb))
+	require.Contains(t, errb.String(), "-duration")
+}
+
 func TestBenchBadArguments(t *testing.T) {
 	for _, args := range [][]string{
 		{"bench", "--only", "nosuchcase"},
