@@ -16,6 +16,7 @@ import (
 
 	"github.com/goaio/uring"
 	"github.com/goaio/uring/fs"
+	"github.com/goaio/uring/internal/loopback"
 	unet "github.com/goaio/uring/net"
 	"github.com/goaio/uring/ops"
 )
@@ -212,27 +213,7 @@ func echo(listen func(string, string) (net.Listener, error)) func(e *benchEnv) (
 		if err != nil {
 			return nil, nil, err
 		}
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					defer c.Close()
-					buf := make([]byte, 512)
-					for {
-						n, err := c.Read(buf)
-						if err != nil {
-							return
-						}
-						if _, err := c.Write(buf[:n]); err != nil {
-							return
-						}
-					}
-				}()
-			}
-		}()
+		go loopback.ServeEcho(ln)
 		var conns []net.Conn
 		newStep := func(int) (step, error) {
 			c, err := net.Dial("tcp", ln.Addr().String())
@@ -266,9 +247,7 @@ func httpHello(listen func(string, string) (net.Listener, error)) func(e *benchE
 		if err != nil {
 			return nil, nil, err
 		}
-		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = w.Write([]byte("hello"))
-		})}
+		srv := &http.Server{Handler: loopback.Hello}
 		go srv.Serve(ln)
 		tr := &http.Transport{MaxIdleConnsPerHost: e.goroutines, MaxConnsPerHost: e.goroutines}
 		client := &http.Client{Transport: tr}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/goaio/uring"
+	"github.com/goaio/uring/internal/loopback"
 	unet "github.com/goaio/uring/net"
 )
 
@@ -74,30 +75,10 @@ func serve(role string) {
 		os.Exit(0)
 	}()
 	if strings.HasSuffix(role, "-http") {
-		_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = w.Write([]byte("hello"))
-		}))
+		_ = http.Serve(ln, loopback.Hello)
 		return
 	}
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			defer c.Close()
-			buf := make([]byte, 512)
-			for {
-				n, err := c.Read(buf)
-				if err != nil {
-					return
-				}
-				if _, err := c.Write(buf[:n]); err != nil {
-					return
-				}
-			}
-		}()
-	}
+	_ = loopback.ServeEcho(ln)
 }
 
 type server struct {
