@@ -112,6 +112,14 @@ func (r *Ring) Fd() int {
 	return r.shards[0].k.fd()
 }
 
+// MaxBatch returns the most operations one DoBatch call takes: the smaller of
+// a shard's submission queue and its request slots. Longer work is split by
+// the caller into batches of at most this many.
+func (r *Ring) MaxBatch() int {
+	s := r.shards[0]
+	return min(s.stageCap, len(s.slots))
+}
+
 // Shards returns the number of io_uring instances in the Ring.
 func (r *Ring) Shards() int { return len(r.shards) }
 
