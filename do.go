@@ -23,7 +23,11 @@ func (r *Ring) Do(ctx context.Context, op ops.Op) (Result, error) {
 	if r.closed.Load() {
 		return Result{}, ErrClosed
 	}
-	return r.pick().do(ctx, &op)
+	s := r.shardFor(&op)
+	if s == nil {
+		return r.doEvery(ctx, &op)
+	}
+	return s.do(ctx, &op)
 }
 
 func (s *shard) check(op *ops.Op) error {
@@ -46,7 +50,7 @@ func (s *shard) do(ctx context.Context, op *ops.Op) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	idx, sl, err := s.acquire()
+	idx, sl, err := s.acquire(ctx)
 	if err != nil {
 		return Result{}, err
 	}
@@ -88,7 +92,9 @@ func (s *shard) setup(ctx context.Context, sl *slot, op *ops.Op, mode slotMode, 
 	}
 	entries[0].flags &^= ops.FlagIOLink | ops.FlagIOHardLink // a lone op never links to a stranger's
 	n := 1
-	if dl, ok := ctx.Deadline(); ok && !op.Multishot() && len(entries) > 1 {
+	// The op and its linked timeout go into the SQ together; a ring of one
+	// SQ entry cannot hold both, and there ctx's own timer cancels instead.
+	if dl, ok := ctx.Deadline(); ok && !op.Multishot() && len(entries) > 1 && s.stageCap >= 2 {
 		d := time.Until(dl)
 		if d <= 0 {
 			s.abort(sl)
@@ -136,7 +142,11 @@ func (r *Ring) DoBatch(ctx context.Context, batch []ops.Op, results []Result) er
 	if len(batch) == 0 {
 		return nil
 	}
-	return r.pick().doBatch(ctx, batch, results)
+	s, err := r.batchShard(batch)
+	if err != nil {
+		return err
+	}
+	return s.doBatch(ctx, batch, results)
 }
 
 func (s *shard) doBatch(ctx context.Context, batch []ops.Op, results []Result) error {
@@ -155,7 +165,7 @@ func (s *shard) doBatch(ctx context.Context, batch []ops.Op, results []Result) e
 		return err
 	}
 	idx := make([]int32, len(batch))
-	if err := s.acquireN(idx); err != nil {
+	if err := s.acquireN(ctx, idx); err != nil {
 		return err
 	}
 	entries := make([]sqe, len(batch))
@@ -254,8 +264,10 @@ func (s *shard) linkBatchDeadline(ctx context.Context, idx []int32, entries []sq
 }
 
 // Async submits op and returns at once; fn runs with the result when op
-// completes, on the goroutine that reaped it. fn must not block for long:
-// completions behind it wait. It may submit more operations.
+// completes. Callbacks run one at a time on a goroutine of the Ring's (one per
+// shard), never on the goroutine that reaps completions: fn may call Do,
+// DoBatch, Async and Close, though while it blocks the callbacks queued
+// behind it wait. A Close called from fn does not wait for fn to return.
 func (r *Ring) Async(ctx context.Context, op ops.Op, fn func(Result, error)) error {
 	if fn == nil {
 		return errors.New("uring: Async: nil callback")
@@ -303,7 +315,9 @@ func (f *Future) Cancel() {
 	select {
 	case <-f.done:
 	default:
-		f.s.cancel(f.id)
+		if f.s != nil {
+			f.s.cancel(f.id)
+		}
 	}
 }
 
@@ -345,7 +359,10 @@ func (r *Ring) start(ctx context.Context, op *ops.Op, mode slotMode, fn func(Res
 	if r.closed.Load() {
 		return 0, ErrClosed
 	}
-	s := r.pick()
+	s := r.shardFor(op)
+	if s == nil {
+		return 0, r.startEvery(ctx, op, fn, f)
+	}
 	if err := s.check(op); err != nil {
 		return 0, err
 	}
@@ -355,7 +372,7 @@ func (r *Ring) start(ctx context.Context, op *ops.Op, mode slotMode, fn func(Res
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	_, sl, err := s.acquire()
+	_, sl, err := s.acquire(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -378,6 +395,29 @@ func (r *Ring) start(ctx context.Context, op *ops.Op, mode slotMode, fn func(Res
 		s.hookContext(ctx, ud, a)
 	}
 	return ud, nil
+}
+
+// startEvery runs an op that spans every shard (a cancel by fd) for a
+// callback or future: a goroutine does it and delivers the result. The
+// Future has no single request ID, so its ID is 0.
+func (r *Ring) startEvery(ctx context.Context, op *ops.Op, fn func(Result, error), f *Future) error {
+	if err := r.shards[0].check(op); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o := *op
+	go func() {
+		res, err := r.doEvery(ctx, &o)
+		if fn != nil {
+			r.shards[0].cbs.push(callback{fn, res, err})
+			return
+		}
+		f.res, f.err = res, err
+		close(f.done)
+	}()
+	return nil
 }
 
 // outcomeErr maps a final negative result for calls that did not go through
@@ -403,17 +443,10 @@ func (r *Ring) CancelFD(ctx context.Context, fd int) (int, error) {
 	if r.closed.Load() {
 		return 0, ErrClosed
 	}
-	n := 0
-	for _, s := range r.shards {
-		op := ops.CancelFD(fd, ops.CancelAll)
-		res, err := s.do(ctx, &op)
-		if errors.Is(err, syscall.ENOENT) {
-			continue
-		}
-		if err != nil {
-			return n, err
-		}
-		n += res.N()
+	op := ops.CancelFD(fd, ops.CancelAll)
+	res, err := r.doEvery(ctx, &op)
+	if errors.Is(err, syscall.ENOENT) {
+		return 0, nil
 	}
-	return n, nil
+	return res.N(), err
 }

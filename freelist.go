@@ -1,13 +1,16 @@
 package uring
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 )
 
 // freeList is a shard's set of idle request slots: a lock-free stack (a
-// tagged head defeats ABA) for the hot path, with a mutex and condition
-// variable only for callers that find it empty.
+// tagged head defeats ABA) for the hot path, with a mutex and a broadcast
+// channel only for callers that find it empty. Waiting callers select on
+// that channel and their context, so a slot wait ends with the context.
 type freeList struct {
 	head  atomic.Uint64  // tag<<32 | (index+1); index part 0 means empty
 	next  []atomic.Int32 // next[i]: index+1 of the slot below i, 0 at the bottom
@@ -15,17 +18,24 @@ type freeList struct {
 
 	waiters atomic.Int32
 	mu      sync.Mutex
-	cond    sync.Cond
-	batchMu sync.Mutex // one multi-slot acquisition at a time: no two batches each hold half
+	changed chan struct{} // closed and replaced by a push while waiters > 0
+	closing chan struct{} // closed by shutdown
+	// batchTurn is held by one multi-slot acquisition at a time, so no two
+	// batches each hold half of what both need.
+	batchTurn chan struct{}
 }
 
 func (f *freeList) init(n int) {
 	f.next = make([]atomic.Int32, n)
-	f.cond.L = &f.mu
+	f.changed = make(chan struct{})
+	f.closing = make(chan struct{})
+	f.batchTurn = make(chan struct{}, 1)
 	for i := n - 1; i >= 0; i-- {
 		f.push(int32(i))
 	}
 }
+
+var errShutdown = errors.New("uring: slot table shut down")
 
 // pop takes a free slot, or reports false when there is none.
 func (f *freeList) pop() (int32, bool) {
@@ -55,26 +65,57 @@ func (f *freeList) push(idx int32) {
 	f.nfree.Add(1)
 	if f.waiters.Load() > 0 {
 		f.mu.Lock()
-		f.cond.Broadcast()
+		close(f.changed)
+		f.changed = make(chan struct{})
 		f.mu.Unlock()
 	}
 }
 
-// wait blocks until a push or wake may have changed things. Callers loop:
-// register as a waiter, try again, and only then sleep, so no push is missed.
-func (f *freeList) waitFor(ready func() bool) {
-	f.mu.Lock()
+// waitFor blocks until ready reports true, ctx ends (its error is returned)
+// or the list shuts down (nil: the caller then finds its shard closed). A
+// waiter registers, then tries again, and only then sleeps, so no push is
+// missed.
+func (f *freeList) waitFor(ctx context.Context, ready func() bool) error {
 	f.waiters.Add(1)
-	for !ready() {
-		f.cond.Wait()
+	defer f.waiters.Add(-1)
+	for {
+		f.mu.Lock()
+		ch := f.changed
+		f.mu.Unlock()
+		if ready() {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-f.closing:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	f.waiters.Add(-1)
-	f.mu.Unlock()
 }
 
-// wake rouses every waiter (Close).
-func (f *freeList) wake() {
+// takeTurn waits for the batch turn, ctx or shutdown.
+func (f *freeList) takeTurn(ctx context.Context) error {
+	select {
+	case f.batchTurn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-f.closing:
+		return errShutdown
+	}
+}
+
+func (f *freeList) endTurn() { <-f.batchTurn }
+
+// shutdown rouses every waiter for good (Close).
+func (f *freeList) shutdown() {
 	f.mu.Lock()
-	f.cond.Broadcast()
+	select {
+	case <-f.closing:
+	default:
+		close(f.closing)
+	}
 	f.mu.Unlock()
 }

@@ -1,6 +1,7 @@
 package uring
 
 import (
+	"context"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -57,9 +58,7 @@ type shard struct {
 	reaperDone     chan struct{}
 	stopping       atomic.Bool
 
-	cbMu      sync.Mutex
-	cbq       []func()
-	cbPending atomic.Bool
+	cbs callbacks
 
 	nSubmitted, nCompleted, nSlotWaits, nForeign atomic.Uint64
 	nSQWaits                                     atomic.Uint64 // callers that found the submission queue full
@@ -68,15 +67,23 @@ type shard struct {
 	kclosed                                      bool
 }
 
-// user_data layout: generation<<32 | slot index, the generation 30 bits wide.
-// Bit 63 marks the ring's own requests (cancellations, link timeouts,
-// wake-ups), whose completions only count down inflight; bit 62
-// (ops.MsgTag) marks messages from msg_ring, which belong to no request.
+// user_data layout: shard<<54 | generation<<32 | slot index, the generation
+// 22 bits wide. The shard makes a request ID name its shard, so that an op
+// naming another request (a cancel, a poll or timeout removal) is routed to
+// the ring that holds it. Bit 63 marks the ring's own requests
+// (cancellations, link timeouts, wake-ups), whose completions only count
+// down inflight; bit 62 (ops.MsgTag) marks messages from msg_ring, which
+// belong to no request.
 const (
 	tagInternal = uint64(1) << 63
 	tagMessage  = ops.MsgTag
-	genMask     = 1<<30 - 1
+	genMask     = 1<<22 - 1
+	shardShift  = 54
+	maxShards   = 256
 )
+
+// shardOf returns the shard index a request ID names.
+func shardOf(ud uint64) int { return int(ud >> shardShift & (maxShards - 1)) }
 
 func newShard(r *Ring, id int, cfg *config, wqFd int) (*shard, error) {
 	flags := uint32(setupSubmitAll | setupClamp)
@@ -123,15 +130,19 @@ func newShard(r *Ring, id int, cfg *config, wqFd int) (*shard, error) {
 	return s, nil
 }
 
-// acquire takes a free slot, waiting while all are in use.
-func (s *shard) acquire() (int32, *slot, error) {
+// acquire takes a free slot, waiting while all are in use until one frees,
+// ctx ends or the shard closes.
+func (s *shard) acquire(ctx context.Context) (int32, *slot, error) {
 	idx, ok := s.free.pop()
 	if !ok {
 		s.nSlotWaits.Add(1)
-		s.free.waitFor(func() bool {
+		err := s.free.waitFor(ctx, func() bool {
 			idx, ok = s.free.pop()
 			return ok || s.closed.Load()
 		})
+		if err != nil {
+			return 0, nil, err
+		}
 	}
 	if s.closed.Load() {
 		if ok {
@@ -155,10 +166,16 @@ func (s *shard) slotFor(idx int32) *slot {
 }
 
 // acquireN takes len(idx) slots. Batches take turns, so two batches never
-// each hold half of what both need.
-func (s *shard) acquireN(idx []int32) error {
-	s.free.batchMu.Lock()
-	defer s.free.batchMu.Unlock()
+// each hold half of what both need; a wait ends with ctx or Close, and
+// gives back what it took.
+func (s *shard) acquireN(ctx context.Context, idx []int32) error {
+	if err := s.free.takeTurn(ctx); err != nil {
+		if err == errShutdown {
+			return ErrClosed
+		}
+		return err
+	}
+	defer s.free.endTurn()
 	got := 0
 	take := func() bool {
 		for got < len(idx) {
@@ -171,15 +188,19 @@ func (s *shard) acquireN(idx []int32) error {
 		}
 		return true
 	}
+	var err error
 	if !take() {
 		s.nSlotWaits.Add(1)
-		s.free.waitFor(take)
+		err = s.free.waitFor(ctx, take)
 	}
-	if s.closed.Load() {
+	if err == nil && s.closed.Load() {
+		err = ErrClosed
+	}
+	if err != nil {
 		for _, i := range idx[:got] {
 			s.free.push(i)
 		}
-		return ErrClosed
+		return err
 	}
 	for _, i := range idx {
 		sl := s.slotFor(i)
@@ -203,7 +224,7 @@ func (s *shard) release(idx int32) {
 }
 
 func (s *shard) userData(idx int32) uint64 {
-	return uint64(s.slots[idx].gen.Load())<<32 | uint64(uint32(idx))
+	return uint64(s.id)<<shardShift | uint64(s.slots[idx].gen.Load())<<32 | uint64(uint32(idx))
 }
 
 // stage appends prepared SQEs to the staging buffer and makes sure a submitter
@@ -262,7 +283,6 @@ func (s *shard) flushLocked(self int32) {
 	}
 	s.submitting = false
 	s.mu.Unlock()
-	s.runCallbacks()
 }
 
 // submitBatch hands n staged SQEs to the kernel in one crossing and, when
@@ -335,7 +355,6 @@ func (s *shard) reaper() {
 		n := s.k.reap(s.cqes, s.cqeCap)
 		s.dispatch(n, -1)
 		s.cqMu.Unlock()
-		s.runCallbacks()
 	}
 }
 
@@ -369,7 +388,7 @@ func (s *shard) dispatch(n int, self int32) {
 			continue
 		}
 		sl := &s.slots[idx]
-		if !sl.busy.Load() || uint64(sl.gen.Load()) != c.userData>>32 {
+		if !sl.busy.Load() || s.userData(idx) != c.userData {
 			s.nForeign.Add(1)
 			continue
 		}
@@ -420,7 +439,7 @@ func (s *shard) complete(idx int32, sl *slot, c *cqe, self int32) {
 		fn := sl.cb
 		sl.after.finish()
 		s.release(idx)
-		s.queueCallback(func() { fn(res, err) })
+		s.cbs.push(callback{fn, res, err})
 	case modeFuture:
 		f := sl.fut
 		f.res, f.err = s.outcome(sl)
@@ -473,35 +492,6 @@ func (s *shard) outcome(sl *slot) (Result, error) {
 	return res, errnoErr(en)
 }
 
-func (s *shard) queueCallback(fn func()) {
-	s.cbMu.Lock()
-	s.cbq = append(s.cbq, fn)
-	s.cbPending.Store(true)
-	s.cbMu.Unlock()
-}
-
-// runCallbacks runs queued callbacks outside every lock and role, so a
-// callback may submit again.
-func (s *shard) runCallbacks() {
-	if !s.cbPending.Load() {
-		return
-	}
-	for {
-		s.cbMu.Lock()
-		if len(s.cbq) == 0 {
-			s.cbMu.Unlock()
-			return
-		}
-		q := s.cbq
-		s.cbq = nil
-		s.cbPending.Store(false)
-		s.cbMu.Unlock()
-		for _, fn := range q {
-			fn()
-		}
-	}
-}
-
 // submitInternal submits the ring's own request (a cancel or a wake-up).
 // With reap false its batch is submitted without inline reaping, so the
 // completion stays in the CQ for the reaper: that is what wakes it.
@@ -524,7 +514,7 @@ func (s *shard) cancel(ud uint64) {
 
 // close cancels everything, waits for every request to finish, and frees the
 // kernel ring.
-func (s *shard) close() {
+func (s *shard) close(self uint64) {
 	s.mu.Lock()
 	if s.closed.Load() {
 		s.mu.Unlock()
@@ -533,7 +523,7 @@ func (s *shard) close() {
 	s.closed.Store(true)
 	s.space.Broadcast()
 	s.mu.Unlock()
-	s.free.wake()
+	s.free.shutdown()
 
 	// Cancel all in flight; repeat while requests remain, in case one was
 	// submitted after a cancel swept by.
@@ -555,7 +545,7 @@ func (s *shard) close() {
 	s.submitInternal(sqe{opcode: uint8(ops.OpNop)}, false)
 	s.wakeReaper()
 	<-s.reaperDone
-	s.runCallbacks()
+	s.cbs.shutdown(self)
 	s.mu.Lock()
 	s.dead = true
 	// A late cancel staged just before dead was set may still be on its

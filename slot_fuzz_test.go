@@ -1,6 +1,7 @@
 package uring
 
 import (
+	"context"
 	"testing"
 )
 
@@ -29,7 +30,7 @@ func FuzzSlotTable(f *testing.F) {
 				if len(held) == len(s.slots) {
 					continue
 				}
-				idx, sl, err := s.acquire()
+				idx, sl, err := s.acquire(context.Background())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -55,7 +56,7 @@ func FuzzSlotTable(f *testing.F) {
 					continue
 				}
 				idx := make([]int32, n)
-				if err := s.acquireN(idx); err != nil {
+				if err := s.acquireN(context.Background(), idx); err != nil {
 					t.Fatal(err)
 				}
 				for _, i := range idx {
@@ -75,7 +76,7 @@ func FuzzSlotTable(f *testing.F) {
 		// its previous request can never match it.
 		for idx, gen := range held {
 			s.release(idx)
-			i2, sl, err := s.acquire()
+			i2, sl, err := s.acquire(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -52,7 +52,10 @@ func (r *Ring) Stream(ctx context.Context, op ops.Op) iter.Seq2[Result, error] {
 			yield(Result{}, ErrClosed)
 			return
 		}
-		s := r.pick()
+		s := r.shardFor(&op)
+		if s == nil {
+			s = r.pick() // a cancel by fd yields once: the caller's shard answers
+		}
 		if err := s.check(&op); err != nil {
 			yield(Result{}, err)
 			return
@@ -61,7 +64,7 @@ func (r *Ring) Stream(ctx context.Context, op ops.Op) iter.Seq2[Result, error] {
 			yield(Result{}, err)
 			return
 		}
-		_, sl, err := s.acquire()
+		_, sl, err := s.acquire(ctx)
 		if err != nil {
 			yield(Result{}, err)
 			return
@@ -130,11 +133,14 @@ func (r *Ring) Multishot(op ops.Op, sink Sink) (Multi, error) {
 	if r.closed.Load() {
 		return Multi{}, ErrClosed
 	}
-	s := r.pick()
+	s := r.shardFor(&op)
+	if s == nil {
+		s = r.pick()
+	}
 	if err := s.check(&op); err != nil {
 		return Multi{}, err
 	}
-	_, sl, err := s.acquire()
+	_, sl, err := s.acquire(context.Background())
 	if err != nil {
 		return Multi{}, err
 	}
