@@ -2,6 +2,7 @@ package uring
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -15,9 +16,14 @@ import (
 // goroutines at once.
 type Ring struct {
 	shards    []*shard
-	closeOnce sync.Once
+	closing   atomic.Bool   // Close has begun
+	closeDone chan struct{} // closed when Close has finished
 	closeErr  error
 	closed    atomic.Bool
+	// lifeMu keeps the kernel rings alive under calls that use them outside
+	// the request path (registration, Fd, WithAttachWQ): they hold it shared,
+	// and Close takes it once, after closed is set, to wait them out.
+	lifeMu sync.RWMutex
 
 	regMu   sync.Mutex
 	regBufs *registeredBuffers
@@ -34,10 +40,18 @@ func New(opts ...Option) (*Ring, error) {
 		o(&cfg)
 	}
 	cfg.normalize()
-	r := &Ring{}
+	if a := cfg.attach; a != nil {
+		// The other ring must stay open until our rings are attached.
+		a.lifeMu.RLock()
+		defer a.lifeMu.RUnlock()
+		if a.closed.Load() {
+			return nil, fmt.Errorf("uring: WithAttachWQ: %w", ErrClosed)
+		}
+	}
+	r := &Ring{closeDone: make(chan struct{})}
 	for i := 0; i < cfg.shards; i++ {
 		wq := -1
-		if cfg.attach != nil && len(cfg.attach.shards) > 0 {
+		if cfg.attach != nil {
 			wq = cfg.attach.shards[0].k.fd()
 		} else if i > 0 {
 			wq = r.shards[0].k.fd() // shards share one worker pool
@@ -45,7 +59,7 @@ func New(opts ...Option) (*Ring, error) {
 		s, err := newShard(r, i, &cfg, wq)
 		if err != nil {
 			for _, s := range r.shards {
-				s.close()
+				s.close(0)
 			}
 			return nil, err
 		}
@@ -83,33 +97,62 @@ func (r *Ring) pick() *shard {
 
 // Close cancels every operation in flight, waits until the kernel has
 // completed them all (so no memory or fd is in use), wakes their callers with
-// ErrClosed, and releases the rings. Calls after Close return ErrClosed.
+// ErrClosed, lets queued Async callbacks run, and releases the rings. Calls
+// after Close return ErrClosed. A second Close waits for the first, except
+// inside an Async callback, where Close never waits for that callback.
 func (r *Ring) Close() error {
-	r.closeOnce.Do(func() {
-		r.closed.Store(true)
-		var wg sync.WaitGroup
-		for _, s := range r.shards {
-			wg.Add(1)
-			go func() { defer wg.Done(); s.close() }()
+	self := goroutineID()
+	if !r.closing.CompareAndSwap(false, true) {
+		if !r.inCallback(self) {
+			<-r.closeDone
 		}
-		wg.Wait()
-		r.regMu.Lock()
-		if r.regBufs != nil {
-			r.regBufs.pin.Unpin()
-			r.regBufs = nil
-		}
-		r.regMu.Unlock()
-	})
+		return r.closeErr
+	}
+	r.closed.Store(true)
+	r.lifeMu.Lock() // wait out registrations that began before closed was set
+	r.lifeMu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range r.shards {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.close(self) }()
+	}
+	wg.Wait()
+	r.regMu.Lock()
+	if r.regBufs != nil {
+		r.regBufs.pin.Unpin()
+		r.regBufs = nil
+	}
+	r.regMu.Unlock()
+	close(r.closeDone)
 	return r.closeErr
+}
+
+// inCallback reports whether goroutine id runs one of the Ring's callbacks.
+func (r *Ring) inCallback(id uint64) bool {
+	for _, s := range r.shards {
+		if s.cbs.isRunner(id) {
+			return true
+		}
+	}
+	return false
 }
 
 // Fd returns the file descriptor of the Ring's first shard (for msg_ring or
 // WithAttachWQ), or -1 after Close.
 func (r *Ring) Fd() int {
+	fd := -1
+	r.live(func() error { fd = r.shards[0].k.fd(); return nil })
+	return fd
+}
+
+// live runs fn with the kernel rings open, or returns ErrClosed.
+func (r *Ring) live(fn func() error) error {
+	r.lifeMu.RLock()
+	defer r.lifeMu.RUnlock()
 	if r.closed.Load() {
-		return -1
+		return ErrClosed
 	}
-	return r.shards[0].k.fd()
+	return fn()
 }
 
 // MaxBatch returns the most operations one DoBatch call takes: the smaller of
