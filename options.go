@@ -69,4 +69,5 @@ func (c *config) normalize() {
 	if c.shards > 4*runtime.GOMAXPROCS(0) && c.shards > 64 {
 		c.shards = 64
 	}
+	c.shards = min(c.shards, maxShards) // request IDs have 8 bits for the shard
 }

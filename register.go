@@ -16,13 +16,17 @@ type registeredBuffers struct {
 	pin  runtime.Pinner
 }
 
-// RegisterFiles registers fds as the fixed-file table of every shard: an op
-// with ops.FlagFixedFile then names fds[i] by i, which saves the kernel a
+// RegisterFiles registers fds as the Ring's fixed-file table: an op with
+// ops.FlagFixedFile then names fds[i] by i, which saves the kernel a
 // file-table lookup and reference count per op. -1 leaves an entry empty.
+//
+// The table is one table however many shards the Ring has: it lives in the
+// first shard, and every op that uses a fixed file or creates or closes a
+// direct descriptor (an open or accept into a table slot, CloseFixed,
+// FilesUpdate) runs on that shard, whichever goroutine submits it. Direct
+// descriptors are therefore seen by every goroutine at once, at the price of
+// one shard's throughput for fixed-file work.
 func (r *Ring) RegisterFiles(fds []int) error {
-	if r.closed.Load() {
-		return ErrClosed
-	}
 	if len(fds) == 0 {
 		return errors.New("uring: RegisterFiles: no files")
 	}
@@ -30,126 +34,92 @@ func (r *Ring) RegisterFiles(fds []int) error {
 	for i, fd := range fds {
 		table[i] = int32(fd)
 	}
-	for i, s := range r.shards {
-		if err := s.k.registerFiles(table); err != nil {
-			for _, s := range r.shards[:i] {
-				s.k.unregisterFiles()
-			}
-			return err
-		}
-	}
-	return nil
+	return r.live(func() error { return r.shards[0].k.registerFiles(table) })
 }
 
 // RegisterFilesSparse registers an empty fixed-file table of n entries, to be
 // filled by UpdateFiles or by direct-descriptor opens and accepts.
 func (r *Ring) RegisterFilesSparse(n int) error {
-	if r.closed.Load() {
-		return ErrClosed
-	}
-	for i, s := range r.shards {
-		if err := s.k.registerFilesSparse(n); err != nil {
-			for _, s := range r.shards[:i] {
-				s.k.unregisterFiles()
-			}
-			return err
-		}
-	}
-	return nil
+	return r.live(func() error { return r.shards[0].k.registerFilesSparse(n) })
 }
 
 // UpdateFiles replaces fixed-file entries from index off on with fds.
 func (r *Ring) UpdateFiles(off int, fds []int) error {
-	if r.closed.Load() {
-		return ErrClosed
-	}
 	if len(fds) == 0 {
-		return nil
+		return r.live(func() error { return nil })
 	}
 	table := make([]int32, len(fds))
 	for i, fd := range fds {
 		table[i] = int32(fd)
 	}
-	for _, s := range r.shards {
-		if _, err := s.k.updateFiles(off, table); err != nil {
-			return err
-		}
-	}
-	return nil
+	return r.live(func() error {
+		_, err := r.shards[0].k.updateFiles(off, table)
+		return err
+	})
 }
 
 // UnregisterFiles drops the fixed-file table.
 func (r *Ring) UnregisterFiles() error {
-	if r.closed.Load() {
-		return ErrClosed
-	}
-	var first error
-	for _, s := range r.shards {
-		if err := s.k.unregisterFiles(); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	return r.live(func() error { return r.shards[0].k.unregisterFiles() })
 }
 
 // RegisterBuffers registers bufs for ops.ReadFixed and ops.WriteFixed: the
 // kernel maps their pages once instead of per op. The buffers stay pinned
 // until UnregisterBuffers or Close; do not let them go while registered.
+// Every shard registers them, so fixed-buffer ops run on any shard.
 func (r *Ring) RegisterBuffers(bufs [][]byte) error {
-	if r.closed.Load() {
-		return ErrClosed
-	}
 	if len(bufs) == 0 {
 		return errors.New("uring: RegisterBuffers: no buffers")
 	}
-	r.regMu.Lock()
-	defer r.regMu.Unlock()
-	if r.regBufs != nil {
-		return errors.New("uring: RegisterBuffers: buffers already registered")
-	}
-	rb := &registeredBuffers{bufs: bufs}
-	pairs := make([]uint64, 0, 2*len(bufs))
-	for _, b := range bufs {
-		if len(b) == 0 {
-			rb.pin.Unpin()
-			return errors.New("uring: RegisterBuffers: empty buffer")
+	return r.live(func() error {
+		r.regMu.Lock()
+		defer r.regMu.Unlock()
+		if r.regBufs != nil {
+			return errors.New("uring: RegisterBuffers: buffers already registered")
 		}
-		p := unsafe.Pointer(unsafe.SliceData(b))
-		rb.pin.Pin(p)
-		pairs = append(pairs, uint64(uintptr(p)), uint64(len(b)))
-	}
-	for i, s := range r.shards {
-		if err := s.k.registerBuffers(pairs); err != nil {
-			for _, s := range r.shards[:i] {
-				s.k.unregisterBuffers()
+		rb := &registeredBuffers{bufs: bufs}
+		pairs := make([]uint64, 0, 2*len(bufs))
+		for _, b := range bufs {
+			if len(b) == 0 {
+				rb.pin.Unpin()
+				return errors.New("uring: RegisterBuffers: empty buffer")
 			}
-			rb.pin.Unpin()
-			return err
+			p := unsafe.Pointer(unsafe.SliceData(b))
+			rb.pin.Pin(p)
+			pairs = append(pairs, uint64(uintptr(p)), uint64(len(b)))
 		}
-	}
-	r.regBufs = rb
-	return nil
+		for i, s := range r.shards {
+			if err := s.k.registerBuffers(pairs); err != nil {
+				for _, s := range r.shards[:i] {
+					s.k.unregisterBuffers()
+				}
+				rb.pin.Unpin()
+				return err
+			}
+		}
+		r.regBufs = rb
+		return nil
+	})
 }
 
 // UnregisterBuffers drops the registered buffers and unpins them.
 func (r *Ring) UnregisterBuffers() error {
-	if r.closed.Load() {
-		return ErrClosed
-	}
-	r.regMu.Lock()
-	defer r.regMu.Unlock()
-	if r.regBufs == nil {
-		return errors.New("uring: UnregisterBuffers: none registered")
-	}
-	var first error
-	for _, s := range r.shards {
-		if err := s.k.unregisterBuffers(); err != nil && first == nil {
-			first = err
+	return r.live(func() error {
+		r.regMu.Lock()
+		defer r.regMu.Unlock()
+		if r.regBufs == nil {
+			return errors.New("uring: UnregisterBuffers: none registered")
 		}
-	}
-	r.regBufs.pin.Unpin()
-	r.regBufs = nil
-	return first
+		var first error
+		for _, s := range r.shards {
+			if err := s.k.unregisterBuffers(); err != nil && first == nil {
+				first = err
+			}
+		}
+		r.regBufs.pin.Unpin()
+		r.regBufs = nil
+		return first
+	})
 }
 
 // BufferRing is a provided-buffer ring (IORING_REGISTER_PBUF_RING, Linux
@@ -169,20 +139,23 @@ type BufferRing struct {
 // NewBufferRing registers buffer group group with entries buffers (a power of
 // two) of size bytes on every shard.
 func (r *Ring) NewBufferRing(group uint16, entries, size int) (*BufferRing, error) {
-	if r.closed.Load() {
-		return nil, ErrClosed
-	}
 	if entries <= 0 || entries&(entries-1) != 0 || entries > 32768 || size <= 0 {
 		return nil, errors.New("uring: NewBufferRing: entries must be a power of two up to 32768, size positive")
 	}
 	br := &BufferRing{r: r, Group: group, Entries: entries, Size: size}
-	for _, s := range r.shards {
-		b, err := s.k.newBufRing(entries, size, group)
-		if err != nil {
-			br.Close()
-			return nil, err
+	err := r.live(func() error {
+		for _, s := range r.shards {
+			b, err := s.k.newBufRing(entries, size, group)
+			if err != nil {
+				return err
+			}
+			br.rings = append(br.rings, b)
 		}
-		br.rings = append(br.rings, b)
+		return nil
+	})
+	if err != nil {
+		br.Close()
+		return nil, err
 	}
 	return br, nil
 }
