@@ -121,10 +121,11 @@ func (fd *netFD) do(d *deadline, op ops.Op) (uring.Result, error) {
 	return fd.ring.Do(ctx, op)
 }
 
-// Read receives into b, as std's netFD.Read: a 0-byte read of a stream
-// returns at once; 0 bytes from a stream is io.EOF.
+// Read receives into b, as std's netFD.Read: a 0-byte read returns at
+// once on every socket type (a datagram stays queued); 0 bytes from a
+// stream or seqpacket socket is io.EOF.
 func (fd *netFD) Read(b []byte) (int, error) {
-	if len(b) == 0 && fd.sotype == unix.SOCK_STREAM {
+	if len(b) == 0 {
 		if fd.ref.Closed() {
 			return 0, fd.opErr("read", net.ErrClosed)
 		}
@@ -138,7 +139,7 @@ func (fd *netFD) Read(b []byte) (int, error) {
 	if err != nil {
 		return 0, fd.opErr("read", fd.callErr("read", err))
 	}
-	if res.N() == 0 && fd.sotype != unix.SOCK_DGRAM && len(b) > 0 {
+	if res.N() == 0 && fd.sotype != unix.SOCK_DGRAM {
 		return 0, io.EOF
 	}
 	return res.N(), nil
