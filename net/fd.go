@@ -37,8 +37,8 @@ type netFD struct {
 	rmu, wmu sync.Mutex
 	rd, wd   deadline
 
-	unlink    string // a unix listener's socket file, removed at Close
-	closeHook func() // runs at Close once nothing is in flight
+	unlink string       // a unix listener's socket file, removed at Close
+	accept *acceptQueue // a listener's
 }
 
 func newFD(r *uring.Ring, fd, family, sotype int, network string) *netFD {
@@ -173,12 +173,15 @@ func (fd *netFD) Close() error {
 	}
 	fd.rd.close()
 	fd.wd.close()
+	if fd.accept != nil {
+		fd.accept.stop()
+	}
 	if fd.ref.Wait() {
 		_, _ = fd.ring.CancelFD(context.Background(), fd.fd)
 		fd.ref.WaitZero()
 	}
-	if fd.closeHook != nil {
-		fd.closeHook()
+	if fd.accept != nil {
+		fd.accept.closeAll()
 	}
 	if fd.unlink != "" {
 		_ = unix.Unlink(fd.unlink)
