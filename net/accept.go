@@ -25,7 +25,7 @@ const acceptAhead = 16
 // the Go side, so its deadline needs nothing from the kernel. Close cancels
 // the armed accept and closes the connections nobody took.
 type acceptQueue struct {
-	fd   *netFD
+	s    *sock           // not the netFD, which the armed accept would keep alive
 	ctx  context.Context // cancelled by Close: the armed accept ends, none starts
 	stop context.CancelFunc
 	done func(uring.Result, error) // complete, bound once
@@ -37,8 +37,8 @@ type acceptQueue struct {
 	notify chan struct{}
 }
 
-func newAcceptQueue(fd *netFD) *acceptQueue {
-	q := &acceptQueue{fd: fd, notify: make(chan struct{}, 1)}
+func newAcceptQueue(s *sock) *acceptQueue {
+	q := &acceptQueue{s: s, notify: make(chan struct{}, 1)}
 	q.ctx, q.stop = context.WithCancel(context.Background())
 	q.done = q.complete
 	return q
@@ -56,13 +56,13 @@ func (q *acceptQueue) startLocked() bool {
 // arm submits the accept startLocked chose, outside q.mu: its completion
 // may run on this goroutine.
 func (q *acceptQueue) arm() {
-	if !q.fd.ref.Incref() {
+	if !q.s.ref.Incref() {
 		q.disarm(nil)
 		return
 	}
-	op := ops.Accept(q.fd.fd, nil, nil, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
-	if err := q.fd.ring.Async(q.ctx, op, q.done); err != nil {
-		q.fd.ref.Decref()
+	op := ops.Accept(q.s.fd, nil, nil, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+	if err := q.s.ring.Async(q.ctx, op, q.done); err != nil {
+		q.s.ref.Decref()
 		q.disarm(err)
 	}
 }
@@ -93,7 +93,7 @@ func (q *acceptQueue) complete(res uring.Result, err error) {
 	}
 	arm := q.startLocked()
 	q.mu.Unlock()
-	q.fd.ref.Decref() // the armed request's reference
+	q.s.ref.Decref() // the armed request's reference
 	q.wake()
 	if arm {
 		q.arm()
@@ -108,12 +108,12 @@ func (q *acceptQueue) wake() {
 }
 
 // next returns the next accepted descriptor, arming an accept when there
-// is room for one.
-func (q *acceptQueue) next() (int, error) {
+// is room for one; rd is the listener's deadline.
+func (q *acceptQueue) next(rd *deadline) (int, error) {
 	for {
-		ctx := q.fd.rd.context()
+		ctx := rd.context()
 		if ctx == nil {
-			if q.fd.ref.Closed() {
+			if q.s.ref.Closed() {
 				return -1, net.ErrClosed
 			}
 			return -1, os.ErrDeadlineExceeded

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -23,28 +24,45 @@ import (
 // std's netFD. Reads and writes each hold their own lock, as std's fdMutex
 // does, so concurrent Writes never interleave and a Read and a Write run in
 // parallel. Close cancels what is in flight and waits for the kernel before
-// closing the descriptor.
+// closing the descriptor; so does collecting a netFD nobody closed.
 type netFD struct {
-	ring   *uring.Ring
-	fd     int
+	*sock
 	family int
 	sotype int
 	net    string // the network name errors carry: "tcp", "unix", ...
 	laddr  net.Addr
 	raddr  net.Addr
 
-	ref      fdref.Ref
 	rmu, wmu sync.Mutex
 	rd, wd   deadline
+	cleanup  runtime.Cleanup
+}
 
+// sock is what closing a socket needs, apart from its netFD: requests on
+// the ring may hold it (an armed accept's callback), so it must never
+// point back at the netFD, whose cleanup could then never run.
+type sock struct {
+	ring   *uring.Ring
+	fd     int
+	ref    fdref.Ref
 	unlink string       // a unix listener's socket file, removed at Close
 	accept *acceptQueue // a listener's
 }
 
 func newFD(r *uring.Ring, fd, family, sotype int, network string) *netFD {
-	nfd := &netFD{ring: r, fd: fd, family: family, sotype: sotype, net: network}
+	nfd := &netFD{sock: &sock{ring: r, fd: fd}, family: family, sotype: sotype, net: network}
 	nfd.ref.Init()
+	nfd.cleanup = runtime.AddCleanup(nfd, collected, nfd.sock)
 	return nfd
+}
+
+// collected closes the socket of a netFD that became unreachable unclosed,
+// as std's finalizer does; on a goroutine of its own, since closing waits
+// for the kernel and cleanups share one goroutine.
+func collected(s *sock) {
+	if s.ref.Close() {
+		go s.closeFD()
+	}
 }
 
 // setAddrs reads the local and remote addresses from the kernel.
@@ -171,25 +189,32 @@ func (fd *netFD) Close() error {
 	if !fd.ref.Close() {
 		return fd.opErr("close", net.ErrClosed)
 	}
+	fd.cleanup.Stop()
 	fd.rd.close()
 	fd.wd.close()
-	if fd.accept != nil {
-		fd.accept.stop()
-	}
-	if fd.ref.Wait() {
-		_, _ = fd.ring.CancelFD(context.Background(), fd.fd)
-		fd.ref.WaitZero()
-	}
-	if fd.accept != nil {
-		fd.accept.closeAll()
-	}
-	if fd.unlink != "" {
-		_ = unix.Unlink(fd.unlink)
-	}
-	if err := unix.Close(fd.fd); err != nil {
+	if err := fd.closeFD(); err != nil {
 		return fd.opErr("close", os.NewSyscallError("close", err))
 	}
 	return nil
+}
+
+// closeFD ends a socket marked closed: it cancels the requests on it, waits
+// for the kernel, and closes the descriptor.
+func (s *sock) closeFD() error {
+	if s.accept != nil {
+		s.accept.stop()
+	}
+	if s.ref.Wait() {
+		_, _ = s.ring.CancelFD(context.Background(), s.fd)
+		s.ref.WaitZero()
+	}
+	if s.accept != nil {
+		s.accept.closeAll()
+	}
+	if s.unlink != "" {
+		_ = unix.Unlink(s.unlink)
+	}
+	return unix.Close(s.fd)
 }
 
 // shutdown closes one direction, as CloseRead and CloseWrite.

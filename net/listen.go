@@ -124,7 +124,7 @@ type listener struct {
 }
 
 func newListener(fd *netFD, lc *ListenConfig) listener {
-	fd.accept = newAcceptQueue(fd)
+	fd.accept = newAcceptQueue(fd.sock)
 	return listener{fd: fd, lc: *lc}
 }
 
@@ -138,7 +138,7 @@ func (l *listener) accept() (*netFD, error) {
 		return nil, net.ErrClosed
 	}
 	defer l.fd.ref.Decref()
-	nfd, err := l.fd.accept.next()
+	nfd, err := l.fd.accept.next(&l.fd.rd)
 	if err != nil {
 		return nil, l.fd.callErr("accept", err)
 	}
