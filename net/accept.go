@@ -3,6 +3,8 @@
 package net
 
 import (
+	"context"
+	"errors"
 	"net"
 	"os"
 	"sync"
@@ -12,114 +14,142 @@ import (
 	"github.com/goaio/uring/ops"
 )
 
-// acceptQueue is a listener's multishot accept (IORING_ACCEPT_MULTISHOT,
-// Linux 5.19): armed by the first Accept, it keeps accepting, and Accept
-// takes the connections it queued. A waiting Accept parks on the Go side,
-// so its deadline needs nothing from the kernel. Close cancels the request
-// and closes the connections nobody took.
+// acceptAhead is how many connections a listener accepts ahead of Accept;
+// the rest wait in the kernel's backlog, whose back-pressure std has.
+const acceptAhead = 16
+
+// acceptQueue accepts ahead of Accept: from the first Accept on, one
+// single-shot accept stays armed while fewer than acceptAhead connections
+// wait untaken. Not a multishot accept: the kernel drains the whole backlog
+// at each wake-up, so no cancel could bound it. A waiting Accept parks on
+// the Go side, so its deadline needs nothing from the kernel. Close cancels
+// the armed accept and closes the connections nobody took.
 type acceptQueue struct {
-	fd *netFD
+	s    *sock           // not the netFD, which the armed accept would keep alive
+	ctx  context.Context // cancelled by Close: the armed accept ends, none starts
+	stop context.CancelFunc
+	done func(uring.Result, error) // complete, bound once
 
-	mu          sync.Mutex
-	fds         []int
-	err         error // a failure for the next Accept (EMFILE, ...)
-	armed       bool
-	unsupported bool // the kernel refused multishot accept: single-shot it is
-	accepted    bool
-	notify      chan struct{}
+	mu     sync.Mutex
+	fds    []int
+	err    error // a failure for the next Accept (EMFILE, ...)
+	armed  bool
+	notify chan struct{}
 }
 
-func newAcceptQueue(fd *netFD) *acceptQueue {
-	return &acceptQueue{fd: fd, notify: make(chan struct{}, 1)}
+func newAcceptQueue(s *sock) *acceptQueue {
+	q := &acceptQueue{s: s, notify: make(chan struct{}, 1)}
+	q.ctx, q.stop = context.WithCancel(context.Background())
+	q.done = q.complete
+	return q
 }
 
-// Push takes a completion from the ring's dispatcher.
-func (q *acceptQueue) Push(res uring.Result, final bool) {
-	q.mu.Lock()
-	switch errno := syscall.Errno(-res.Res); {
-	case res.Res >= 0:
-		q.fds = append(q.fds, int(res.Res))
-		q.accepted = true
-	case errno == syscall.EINVAL && !q.accepted:
-		q.unsupported = true
-	case errno == syscall.ECANCELED || acceptRetry(errno):
-	default:
-		q.err = errno
+// startLocked reports whether to arm an accept now, and marks it armed.
+func (q *acceptQueue) startLocked() bool {
+	if q.armed || q.err != nil || len(q.fds) >= acceptAhead {
+		return false
 	}
-	if final {
-		q.armed = false
+	q.armed = true
+	return true
+}
+
+// arm submits the accept startLocked chose, outside q.mu: its completion
+// may run on this goroutine.
+func (q *acceptQueue) arm() {
+	if !q.s.ref.Incref() {
+		q.disarm(nil)
+		return
+	}
+	op := ops.Accept(q.s.fd, nil, nil, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+	if err := q.s.ring.Async(q.ctx, op, q.done); err != nil {
+		q.s.ref.Decref()
+		q.disarm(err)
+	}
+}
+
+func (q *acceptQueue) disarm(err error) {
+	q.mu.Lock()
+	q.armed = false
+	if err != nil && !errors.Is(err, context.Canceled) {
+		q.err = err
 	}
 	q.mu.Unlock()
-	if final {
-		q.fd.ref.Decref() // the armed request's reference
+	q.wake()
+}
+
+// complete takes the armed accept's result (on the goroutine that reaped
+// it) and arms the next while there is room.
+func (q *acceptQueue) complete(res uring.Result, err error) {
+	var errno syscall.Errno
+	q.mu.Lock()
+	q.armed = false
+	switch {
+	case err == nil:
+		q.fds = append(q.fds, res.N())
+	case errors.Is(err, context.Canceled) || errors.Is(err, syscall.ECANCELED): // Close
+	case errors.As(err, &errno) && acceptRetry(errno): // std retries these
+	default:
+		q.err = err
 	}
+	arm := q.startLocked()
+	q.mu.Unlock()
+	q.s.ref.Decref() // the armed request's reference
+	q.wake()
+	if arm {
+		q.arm()
+	}
+}
+
+func (q *acceptQueue) wake() {
 	select {
 	case q.notify <- struct{}{}:
 	default:
 	}
 }
 
-// next returns the next accepted descriptor, arming the multishot accept
-// when it is not; ok is false where the kernel lacks multishot accept.
-func (q *acceptQueue) next() (nfd int, ok bool, err error) {
+// next returns the next accepted descriptor, arming an accept when there
+// is room for one; rd is the listener's deadline.
+func (q *acceptQueue) next(rd *deadline) (int, error) {
 	for {
-		ctx := q.fd.rd.context()
+		ctx := rd.context()
 		if ctx == nil {
-			if q.fd.ref.Closed() {
-				return -1, true, net.ErrClosed
+			if q.s.ref.Closed() {
+				return -1, net.ErrClosed
 			}
-			return -1, true, os.ErrDeadlineExceeded
+			return -1, os.ErrDeadlineExceeded
 		}
 		q.mu.Lock()
 		if len(q.fds) > 0 {
-			nfd = q.fds[0]
+			nfd := q.fds[0]
 			q.fds = q.fds[1:]
+			arm := q.startLocked()
 			q.mu.Unlock()
-			return nfd, true, nil
-		}
-		if err = q.err; err != nil {
-			q.err = nil
-			q.mu.Unlock()
-			return -1, true, os.NewSyscallError("accept", err)
-		}
-		if q.unsupported {
-			q.mu.Unlock()
-			return -1, false, nil
-		}
-		if !q.armed {
-			if !q.fd.ref.Incref() {
-				q.mu.Unlock()
-				return -1, true, net.ErrClosed
+			if arm {
+				q.arm()
 			}
-			q.armed = true
-			q.mu.Unlock()
-			// Outside q.mu: an inline completion pushes on this goroutine.
-			m, err := q.fd.ring.Multishot(ops.AcceptMulti(q.fd.fd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC), q)
-			if err != nil {
-				q.mu.Lock()
-				q.armed = false
-				q.mu.Unlock()
-				q.fd.ref.Decref()
-				return -1, true, err
-			}
-			if q.fd.ref.Closed() {
-				// Close may have swept for requests before this one was
-				// staged: cancel it here (staged after it, so it finds it).
-				m.Cancel()
-			}
-			continue
+			return nfd, nil
 		}
+		if err := q.err; err != nil {
+			q.err = nil // the next Accept tries again
+			q.mu.Unlock()
+			return -1, err
+		}
+		arm := q.startLocked()
 		q.mu.Unlock()
+		if arm {
+			q.arm()
+			continue // it may have completed already
+		}
 		select {
 		case <-q.notify:
 		case <-ctx.Done():
-			return -1, true, ctx.Err()
+			return -1, ctx.Err()
 		}
 	}
 }
 
 // closeAll closes the connections accepted but never taken (Close, once
-// the multishot request has ended).
+// the armed accept has ended).
 func (q *acceptQueue) closeAll() {
 	q.mu.Lock()
 	for _, nfd := range q.fds {

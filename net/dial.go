@@ -216,7 +216,7 @@ func (d *Dialer) dialOne(ctx context.Context, r *uring.Ring, network, address st
 	}
 	fd := newFD(r, s, family, sotype, network)
 	fail := func(err error) (net.Conn, error) {
-		unix.Close(s)
+		fd.Close()
 		return nil, err
 	}
 	if family == unix.AF_INET6 {

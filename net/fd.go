@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -23,28 +24,45 @@ import (
 // std's netFD. Reads and writes each hold their own lock, as std's fdMutex
 // does, so concurrent Writes never interleave and a Read and a Write run in
 // parallel. Close cancels what is in flight and waits for the kernel before
-// closing the descriptor.
+// closing the descriptor; so does collecting a netFD nobody closed.
 type netFD struct {
-	ring   *uring.Ring
-	fd     int
+	*sock
 	family int
 	sotype int
 	net    string // the network name errors carry: "tcp", "unix", ...
 	laddr  net.Addr
 	raddr  net.Addr
 
-	ref      fdref.Ref
 	rmu, wmu sync.Mutex
 	rd, wd   deadline
+	cleanup  runtime.Cleanup
+}
 
-	unlink    string // a unix listener's socket file, removed at Close
-	closeHook func() // runs at Close once nothing is in flight
+// sock is what closing a socket needs, apart from its netFD: requests on
+// the ring may hold it (an armed accept's callback), so it must never
+// point back at the netFD, whose cleanup could then never run.
+type sock struct {
+	ring   *uring.Ring
+	fd     int
+	ref    fdref.Ref
+	unlink string       // a unix listener's socket file, removed at Close
+	accept *acceptQueue // a listener's
 }
 
 func newFD(r *uring.Ring, fd, family, sotype int, network string) *netFD {
-	nfd := &netFD{ring: r, fd: fd, family: family, sotype: sotype, net: network}
+	nfd := &netFD{sock: &sock{ring: r, fd: fd}, family: family, sotype: sotype, net: network}
 	nfd.ref.Init()
+	nfd.cleanup = runtime.AddCleanup(nfd, collected, nfd.sock)
 	return nfd
+}
+
+// collected closes the socket of a netFD that became unreachable unclosed,
+// as std's finalizer does; on a goroutine of its own, since closing waits
+// for the kernel and cleanups share one goroutine.
+func collected(s *sock) {
+	if s.ref.Close() {
+		go s.closeFD()
+	}
 }
 
 // setAddrs reads the local and remote addresses from the kernel.
@@ -121,10 +139,11 @@ func (fd *netFD) do(d *deadline, op ops.Op) (uring.Result, error) {
 	return fd.ring.Do(ctx, op)
 }
 
-// Read receives into b, as std's netFD.Read: a 0-byte read of a stream
-// returns at once; 0 bytes from a stream is io.EOF.
+// Read receives into b, as std's netFD.Read: a 0-byte read returns at
+// once on every socket type (a datagram stays queued); 0 bytes from a
+// stream or seqpacket socket is io.EOF.
 func (fd *netFD) Read(b []byte) (int, error) {
-	if len(b) == 0 && fd.sotype == unix.SOCK_STREAM {
+	if len(b) == 0 {
 		if fd.ref.Closed() {
 			return 0, fd.opErr("read", net.ErrClosed)
 		}
@@ -138,7 +157,7 @@ func (fd *netFD) Read(b []byte) (int, error) {
 	if err != nil {
 		return 0, fd.opErr("read", fd.callErr("read", err))
 	}
-	if res.N() == 0 && fd.sotype != unix.SOCK_DGRAM && len(b) > 0 {
+	if res.N() == 0 && fd.sotype != unix.SOCK_DGRAM {
 		return 0, io.EOF
 	}
 	return res.N(), nil
@@ -170,22 +189,32 @@ func (fd *netFD) Close() error {
 	if !fd.ref.Close() {
 		return fd.opErr("close", net.ErrClosed)
 	}
+	fd.cleanup.Stop()
 	fd.rd.close()
 	fd.wd.close()
-	if fd.ref.Wait() {
-		_, _ = fd.ring.CancelFD(context.Background(), fd.fd)
-		fd.ref.WaitZero()
-	}
-	if fd.closeHook != nil {
-		fd.closeHook()
-	}
-	if fd.unlink != "" {
-		_ = unix.Unlink(fd.unlink)
-	}
-	if err := unix.Close(fd.fd); err != nil {
+	if err := fd.closeFD(); err != nil {
 		return fd.opErr("close", os.NewSyscallError("close", err))
 	}
 	return nil
+}
+
+// closeFD ends a socket marked closed: it cancels the requests on it, waits
+// for the kernel, and closes the descriptor.
+func (s *sock) closeFD() error {
+	if s.accept != nil {
+		s.accept.stop()
+	}
+	if s.ref.Wait() {
+		_, _ = s.ring.CancelFD(context.Background(), s.fd)
+		s.ref.WaitZero()
+	}
+	if s.accept != nil {
+		s.accept.closeAll()
+	}
+	if s.unlink != "" {
+		_ = unix.Unlink(s.unlink)
+	}
+	return unix.Close(s.fd)
 }
 
 // shutdown closes one direction, as CloseRead and CloseWrite.

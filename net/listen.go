@@ -13,7 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/goaio/uring"
-	"github.com/goaio/uring/ops"
 )
 
 // Listen announces on the local network address, as net.ListenConfig.Listen:
@@ -34,14 +33,14 @@ func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (ne
 		if err != nil {
 			return nil, err
 		}
-		return &TCPListener{listener{fd: fd, lc: *lc}}, nil
+		return &TCPListener{newListener(fd, lc)}, nil
 	case *net.UnixListener:
 		l.SetUnlinkOnClose(false) // the socket file is ours to remove now
 		fd, err := adopt(r, l, network, sotypeOf(network))
 		if err != nil {
 			return nil, err
 		}
-		ul := &UnixListener{listener: listener{fd: fd, lc: *lc}}
+		ul := &UnixListener{listener: newListener(fd, lc)}
 		if path := l.Addr().String(); path != "" && path[0] != '@' {
 			ul.path = path // an abstract socket has no file
 			fd.unlink = path
@@ -122,7 +121,11 @@ type listener struct {
 	lc ListenConfig
 
 	mu sync.Mutex // one Accept takes from the queue at a time, as std's fdMutex
-	q  *acceptQueue
+}
+
+func newListener(fd *netFD, lc *ListenConfig) listener {
+	fd.accept = newAcceptQueue(fd.sock)
+	return listener{fd: fd, lc: *lc}
 }
 
 func (l *listener) ok() bool { return l != nil && l.fd != nil }
@@ -135,33 +138,13 @@ func (l *listener) accept() (*netFD, error) {
 		return nil, net.ErrClosed
 	}
 	defer l.fd.ref.Decref()
-	if l.q == nil {
-		l.q = newAcceptQueue(l.fd)
-		l.fd.closeHook = l.q.closeAll
+	nfd, err := l.fd.accept.next(&l.fd.rd)
+	if err != nil {
+		return nil, l.fd.callErr("accept", err)
 	}
-	if nfd, ok, err := l.q.next(); ok {
-		if err != nil {
-			return nil, l.fd.callErr("accept", err)
-		}
-		fd := newFD(l.fd.ring, nfd, l.fd.family, l.fd.sotype, l.fd.net)
-		fd.setAddrs()
-		return fd, nil
-	}
-	var rsa unix.RawSockaddrAny
-	alen := uint32(unix.SizeofSockaddrAny)
-	for {
-		res, err := l.fd.do(&l.fd.rd, ops.Accept(l.fd.fd, &rsa, &alen, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC))
-		if err != nil {
-			err = l.fd.callErr("accept", err)
-			if se, ok := err.(*os.SyscallError); ok && acceptRetry(se.Err) {
-				continue // std retries these too
-			}
-			return nil, err
-		}
-		nfd := newFD(l.fd.ring, res.N(), l.fd.family, l.fd.sotype, l.fd.net)
-		nfd.setAddrs()
-		return nfd, nil
-	}
+	fd := newFD(l.fd.ring, nfd, l.fd.family, l.fd.sotype, l.fd.net)
+	fd.setAddrs()
+	return fd, nil
 }
 
 func acceptRetry(err error) bool {

@@ -3,6 +3,7 @@
 package net
 
 import (
+	"io"
 	"net"
 	"syscall"
 
@@ -24,7 +25,11 @@ func (fd *netFD) recvMsg(b, oob []byte, inFlags int, name string) (n, oobn, flag
 	if rsa.Addr.Family != unix.AF_UNSPEC {
 		from, _ = ops.DecodeSockaddr(&rsa)
 	}
-	return res.N(), int(res.OOBN), int(res.MsgFlags), from, nil
+	if res.N() == 0 && fd.sotype != unix.SOCK_DGRAM {
+		// As std's ZeroReadIsEOF, even for an empty b; wrapped, as std's ReadFrom.
+		err = &net.OpError{Op: "read", Net: fd.net, Source: fd.laddr, Addr: fd.raddr, Err: io.EOF}
+	}
+	return res.N(), int(res.OOBN), int(res.MsgFlags), from, err
 }
 
 // sendMsg sends one message to sa (nil: the connected peer).

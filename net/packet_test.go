@@ -306,3 +306,46 @@ func TestUnixRights(t *testing.T) {
 		o.add("received fd cloexec", fl&unix.FD_CLOEXEC != 0)
 	})
 }
+
+// A zero-length Read on a datagram or seqpacket socket returns (0, nil) at
+// once and leaves the message for the next Read, as std (issue defect 9);
+// ReadFrom with an empty buffer is a receive in std too: it takes one.
+func TestDefect9ZeroLengthDatagramRead(t *testing.T) {
+	leakCheck(t)
+	parity(t, []string{"udp", "unixgram", "unixpacket"}, func(t *testing.T, s stack, network string, o *obs) {
+		var rd net.Conn
+		var send func(string)
+		if network == "unixpacket" {
+			cl, sv := s.pair(t, network)
+			rd, send = sv, func(m string) { _, err := cl.Write([]byte(m)); require.NoError(t, err) }
+		} else {
+			pc := s.listenPacket(t, network)
+			w, err := net.Dial(network, pc.LocalAddr().String())
+			require.NoError(t, err)
+			t.Cleanup(func() { w.Close() })
+			rd, send = pc.(net.Conn), func(m string) { _, err := w.Write([]byte(m)); require.NoError(t, err) }
+		}
+		require.NoError(t, rd.SetReadDeadline(time.Now().Add(10*time.Second))) // a guard, not a threshold
+		buf := make([]byte, 16)
+
+		send("one")
+		r := waitResult(t, goRead(rd, nil), 10*time.Second)
+		o.add("zero read: ", r.n, " ", describe(r.err))
+		n, err := rd.Read(buf)
+		o.add("next read: ", string(buf[:n]), " ", describe(err))
+
+		r = waitResult(t, goRead(rd, []byte{}), 10*time.Second) // nothing queued: still at once
+		o.add("zero read, empty queue: ", r.n, " ", describe(r.err))
+
+		send("two")
+		send("three")
+		n, _, err = rd.(net.PacketConn).ReadFrom(nil)
+		o.add("zero readfrom: ", n, " ", describe(err))
+		n, err = rd.Read(buf)
+		o.add("after zero readfrom: ", string(buf[:n]), " ", describe(err))
+
+		require.NoError(t, rd.Close())
+		n, err = rd.Read(nil)
+		o.add("zero read after close: ", n, " ", describe(err))
+	})
+}
