@@ -53,12 +53,6 @@ const (
 	readWorkers   = 64  // goroutines (and C queue depth) for the parallel reads
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	removeBenchFiles()
-	os.Exit(code)
-}
-
 // benchDuration is each contender's total measuring time.
 func benchDuration(tb testing.TB) time.Duration {
 	s := os.Getenv("URING_BENCH_TIME")

@@ -21,10 +21,20 @@ import (
 // profile (ENOSYS) or kernel.io_uring_disabled (EPERM) does.
 const seccompEnv = "URING_TEST_SECCOMP_ERRNO"
 
+// seccompRunEnv makes the child filter itself and then run its tests as
+// usual: how the test binary behaves in a container that blocks io_uring.
+const seccompRunEnv = "URING_TEST_SECCOMP_RUN"
+
 // init, not TestMain: the child must filter itself before any test runs.
 func init() {
 	if v := os.Getenv(seccompEnv); v != "" {
 		os.Exit(seccompChild(v))
+	}
+	if os.Getenv(seccompRunEnv) != "" {
+		if err := seccomptest.BlockIOUringSetup(syscall.ENOSYS); err != nil {
+			fmt.Println("seccomp:", err)
+			os.Exit(1)
+		}
 	}
 }
 
@@ -37,6 +47,26 @@ func runSeccompChild(t *testing.T, errno string) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "child output:\n%s", out)
 	require.Contains(t, string(out), "fallback-ok")
+}
+
+// Without io_uring TestMain leaves the examples out and says why; under
+// URING_REQUIRE=1 they run, and fail.
+func TestExamplesWithoutRing(t *testing.T) {
+	run := func(require string) (string, error) {
+		cmd := exec.Command(os.Args[0], "-test.run=^Example", "-test.v")
+		cmd.Env = append(os.Environ(), seccompRunEnv+"=1", "URING_REQUIRE="+require)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("")
+	require.NoError(t, err, "child output:\n%s", out)
+	require.Contains(t, out, "uring: examples skipped: ")
+	require.NotContains(t, out, "=== RUN")
+
+	out, err = run("1")
+	require.Error(t, err, "child output:\n%s", out)
+	require.Contains(t, out, "io_uring required (URING_REQUIRE=1) but unavailable")
+	require.Contains(t, out, "=== RUN   Example")
 }
 
 func seccompChild(name string) int {

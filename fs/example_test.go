@@ -1,6 +1,8 @@
 package fs_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -53,4 +55,33 @@ func ExampleDirFS() {
 	body, _ := io.ReadAll(resp.Body)
 	fmt.Println(string(body))
 	// Output: served by fs.DirFS
+}
+
+// Read many small files in a few submissions for all of them (open, size,
+// read, close), instead of several system calls per file. Each result is
+// what os.ReadFile would return for that path.
+func ExampleReadFiles() {
+	dir, _ := os.MkdirTemp("", "fs-example")
+	defer os.RemoveAll(dir)
+	var paths []string
+	for _, name := range []string{"a.txt", "b.txt", "missing.txt"} {
+		path := filepath.Join(dir, name)
+		if name != "missing.txt" {
+			os.WriteFile(path, []byte("contents of "+name), 0o644)
+		}
+		paths = append(paths, path)
+	}
+
+	datas, errs := fs.ReadFiles(context.Background(), paths)
+	for i, path := range paths {
+		if errs[i] != nil {
+			fmt.Printf("%s: not found: %v\n", filepath.Base(path), errors.Is(errs[i], os.ErrNotExist))
+			continue
+		}
+		fmt.Printf("%s: %s\n", filepath.Base(path), datas[i])
+	}
+	// Output:
+	// a.txt: contents of a.txt
+	// b.txt: contents of b.txt
+	// missing.txt: not found: true
 }
