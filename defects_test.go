@@ -472,3 +472,106 @@ func TestDefect5RegistrationRacesClose(t *testing.T) {
 		other.Close()
 	}
 }
+
+// openFds counts this process's open descriptors.
+func openFds(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	require.NoError(t, err)
+	return len(ents)
+}
+
+func TestDefect6StreamBreakReleases(t *testing.T) {
+	t.Run("AcceptMulti", func(t *testing.T) {
+		r := newRing(t)
+		lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		require.NoError(t, err)
+		defer unix.Close(lfd)
+		require.NoError(t, unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+		require.NoError(t, unix.Listen(lfd, 64))
+		sa, err := unix.Getsockname(lfd)
+		require.NoError(t, err)
+		port := sa.(*unix.SockaddrInet4).Port
+		// Clients wait in the backlog, so the multishot accept takes them all
+		// at once while the consumer looks at the first.
+		const clients = 8
+		var conns []int
+		for range clients {
+			c, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			require.NoError(t, err)
+			conns = append(conns, c)
+			require.NoError(t, unix.Connect(c, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: port}))
+		}
+		defer func() {
+			for _, c := range conns {
+				unix.Close(c)
+			}
+		}()
+		before := openFds(t)
+		yielded := -1
+		within(t, "a Stream of accepts after a break", func() {
+			for res, err := range r.Stream(context.Background(), ops.AcceptMulti(lfd, unix.SOCK_CLOEXEC)) {
+				require.NoError(t, err)
+				yielded = res.N()
+				break
+			}
+		})
+		require.GreaterOrEqual(t, yielded, 0)
+		require.Equal(t, before+1, openFds(t), "only the accepted connection the loop saw stays open")
+		require.NoError(t, unix.Close(yielded))
+		// Every client the kernel accepted sees its connection closed; the
+		// others are still in the backlog and see nothing until Close below.
+		unix.Close(lfd)
+		for i, c := range conns {
+			tv := unix.NsecToTimeval(int64(hangLimit))
+			require.NoError(t, unix.SetsockoptTimeval(c, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv))
+			n, err := unix.Read(c, make([]byte, 1))
+			require.True(t, n == 0 || err == unix.ECONNRESET, "client %d: n=%d err=%v", i, n, err)
+		}
+	})
+	t.Run("RecvMulti", func(t *testing.T) {
+		r := newRing(t)
+		const group, bufs = 3, 4
+		br, err := r.NewBufferRing(group, bufs, 64)
+		if err != nil {
+			t.Skipf("provided buffer rings need Linux 5.19: %v", err)
+		}
+		defer br.Close()
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		require.NoError(t, err)
+		defer unix.Close(fds[0])
+		defer unix.Close(fds[1])
+		send := func(tag byte) {
+			for i := range bufs {
+				_, err := unix.Write(fds[1], []byte{tag, byte(i)})
+				require.NoError(t, err)
+			}
+		}
+		// The first stream takes every buffer while its consumer breaks after
+		// one message: the other three must come back to the ring.
+		send('a')
+		within(t, "a Stream of receives after a break", func() {
+			for res, err := range r.Stream(context.Background(), ops.RecvMulti(fds[0], group, 0)) {
+				require.NoError(t, err)
+				br.Release(res)
+				break
+			}
+		})
+		// A second stream on the group gets every message, without ENOBUFS.
+		send('b')
+		got := 0
+		within(t, "a second Stream on the same buffer group", func() {
+			for res, err := range r.Stream(context.Background(), ops.RecvMulti(fds[0], group, 0)) {
+				require.NoError(t, err, "after %d of the second batch", got)
+				if b := br.Bytes(res); len(b) == 2 && b[0] == 'b' {
+					got++
+				}
+				br.Release(res)
+				if got == bufs {
+					break
+				}
+			}
+		})
+		require.Equal(t, bufs, got)
+	})
+}

@@ -151,6 +151,12 @@ func (r *Ring) NewBufferRing(group uint16, entries, size int) (*BufferRing, erro
 			}
 			br.rings = append(br.rings, b)
 		}
+		r.regMu.Lock()
+		if r.bufRings == nil {
+			r.bufRings = make(map[uint16]*BufferRing)
+		}
+		r.bufRings[group] = br
+		r.regMu.Unlock()
 		return nil
 	})
 	if err != nil {
@@ -185,6 +191,16 @@ func (br *BufferRing) Release(res Result) {
 	br.mu.Unlock()
 }
 
+// recycle hands back the provided buffer of group that res used.
+func (r *Ring) recycle(group uint16, res Result) {
+	r.regMu.Lock()
+	br := r.bufRings[group]
+	r.regMu.Unlock()
+	if br != nil {
+		br.Release(res)
+	}
+}
+
 // Close unregisters the group and frees its memory. Call it only when no
 // operation uses the group any more.
 func (br *BufferRing) Close() error {
@@ -194,6 +210,11 @@ func (br *BufferRing) Close() error {
 		return nil
 	}
 	br.closed = true
+	br.r.regMu.Lock()
+	if br.r.bufRings[br.Group] == br {
+		delete(br.r.bufRings, br.Group)
+	}
+	br.r.regMu.Unlock()
 	for i, b := range br.rings {
 		s := br.r.shards[i]
 		s.statsMu.Lock() // kclosed and the kernel ring change together under it

@@ -25,8 +25,9 @@ type Ring struct {
 	// and Close takes it once, after closed is set, to wait them out.
 	lifeMu sync.RWMutex
 
-	regMu   sync.Mutex
-	regBufs *registeredBuffers
+	regMu    sync.Mutex
+	regBufs  *registeredBuffers
+	bufRings map[uint16]*BufferRing // by group, for Stream to hand back what it drops
 }
 
 // New creates a Ring. With no options it has one shard of 256 SQ entries.

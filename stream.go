@@ -4,6 +4,7 @@ import (
 	"context"
 	"iter"
 	"sync"
+	"syscall"
 
 	"github.com/goaio/uring/ops"
 )
@@ -45,7 +46,9 @@ func (st *stream) take(buf []Result) ([]Result, bool) {
 // A completion with a negative result is yielded with its error. Breaking out
 // of the loop, or ctx ending, cancels the operation; the iterator returns once
 // the kernel has posted the final completion. When ctx ended, the last value
-// yielded carries ctx.Err().
+// yielded carries ctx.Err(). After a break nothing the consumer did not see
+// is kept: connections accepted meanwhile are closed, and provided buffers
+// (of a BufferRing of this Ring) are handed back to the kernel.
 func (r *Ring) Stream(ctx context.Context, op ops.Op) iter.Seq2[Result, error] {
 	return func(yield func(Result, error) bool) {
 		if r.closed.Load() {
@@ -86,6 +89,7 @@ func (r *Ring) Stream(ctx context.Context, op ops.Op) iter.Seq2[Result, error] {
 			items, final := st.take(spare)
 			for i, res := range items {
 				if stopped {
+					r.discard(s, &op, res)
 					continue
 				}
 				var err error
@@ -109,6 +113,27 @@ func (r *Ring) Stream(ctx context.Context, op ops.Op) iter.Seq2[Result, error] {
 			}
 		}
 	}
+}
+
+// discard releases what a completion the consumer will never see holds, so
+// that breaking out of a Stream loses nothing: an accepted connection is
+// closed (its client sees EOF) and a provided buffer goes back to its ring.
+func (r *Ring) discard(s *shard, op *ops.Op, res Result) {
+	if res.Res < 0 {
+		return
+	}
+	if _, ok := res.BufferID(); ok {
+		r.recycle(op.BufIndex, res)
+	}
+	if op.Opcode != ops.OpAccept {
+		return
+	}
+	if op.SpliceFdIn != 0 { // a direct descriptor: Res is its table slot
+		c := ops.CloseFixed(int(res.Res))
+		s.do(context.Background(), &c)
+		return
+	}
+	syscall.Close(int(res.Res))
 }
 
 // Sink receives every completion of a multishot request, in order, from the
