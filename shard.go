@@ -292,24 +292,30 @@ func (s *shard) submitBatch(buf unsafe.Pointer, n int, self int32, reap bool) {
 	s.inflight.Add(int64(n))
 	s.nSubmitted.Add(uint64(n))
 	var err error
+	var withdrawn int
 	if reap && s.cqMu.TryLock() {
 		var got int
-		got, err = s.k.submit(buf, n, s.cqes, s.cqeCap)
+		got, withdrawn, err = s.k.submit(buf, n, s.cqes, s.cqeCap)
 		s.dispatch(got, self)
 		s.cqMu.Unlock()
 	} else {
-		_, err = s.k.submit(buf, n, nil, 0)
+		_, withdrawn, err = s.k.submit(buf, n, nil, 0)
 	}
-	if err != nil {
-		// The ring refused the batch outright (it is broken): complete its
-		// requests with the error so that no caller waits forever.
-		s.failBatch(buf, n, err)
+	if err != nil && withdrawn > 0 {
+		// The enter failed for good and the SQEs the kernel did not take were
+		// withdrawn from the SQ: complete exactly those with the error, so
+		// no caller waits forever and none gets its memory back while the
+		// kernel could still run its op. The rest of the batch was consumed
+		// and completes through the CQ.
+		s.failBatch(unsafe.Add(buf, (n-withdrawn)*sqeSize), withdrawn, err)
 	}
 	if s.inflight.Load() > 0 {
 		s.wakeReaper()
 	}
 }
 
+// failBatch completes the n staged requests at buf with err, as if the
+// kernel had: only for SQEs that never reached it.
 func (s *shard) failBatch(buf unsafe.Pointer, n int, err error) {
 	en, _ := err.(syscall.Errno)
 	if en == 0 {

@@ -36,6 +36,7 @@ typedef struct {
 	uint64_t sq_full_waits; // times the SQ had no room (SQPOLL)
 	uint64_t cq_overflows;  // times the kernel flagged a CQ overflow
 	unsigned reaped;        // completions the last uring_submit reaped
+	unsigned withdrawn;     // SQEs the last failed uring_submit took back out of the SQ
 } uring_t;
 
 static inline int uring_init(uring_t *u, unsigned entries, unsigned cq_entries, unsigned flags,
@@ -94,19 +95,34 @@ static inline unsigned uring_reap(uring_t *u, uring_cqe_t *out, unsigned max) {
 	}
 }
 
-// uring_submit copies n staged SQEs into the SQ and submits them with one
-// io_uring_enter. When out is non-NULL the caller also holds the CQ lock, and
-// the completions that are ready right after (the ones the kernel finished
-// inline) are reaped into out in the same crossing. Returns the number
-// submitted or -errno.
+// uring_sq_pending is the number of SQEs in the SQ the kernel has not consumed.
+static inline unsigned uring_sq_pending(struct io_uring *ring) {
+	return *ring->sq.ktail - IO_URING_READ_ONCE(*ring->sq.khead);
+}
+
+// uring_submit copies n staged SQEs into the SQ and submits them with
+// io_uring_enter, again while the kernel consumed only part of them. When out
+// is non-NULL the caller also holds the CQ lock, and the completions that are
+// ready right after (the ones the kernel finished inline) are reaped into out
+// in the same crossing. Returns n, or -errno when the enter failed for good.
+//
+// A failed submission must not leave SQEs behind: their callers are told
+// the op failed and take their memory back, and a later enter would run them.
+// Without SQPOLL the kernel reads SQEs only inside io_uring_enter, so the
+// unconsumed ones (the batch's tail) are withdrawn by moving the SQ tail back
+// to the kernel's head; u->withdrawn says how many. With SQPOLL the kernel
+// thread may take them at any moment, so they stay and complete as usual.
+//
 // staged and out are C memory, passed as integers so that cgo has no Go
 // pointer to check on this hot call.
 static inline int uring_submit(uring_t *u, uintptr_t staged_addr, unsigned n, uintptr_t out_addr, unsigned max) {
 	const struct io_uring_sqe *staged = (const struct io_uring_sqe *)staged_addr;
 	uring_cqe_t *out = (uring_cqe_t *)out_addr;
 	struct io_uring *ring = &u->ring;
+	int sqpoll = (ring->flags & IORING_SETUP_SQPOLL) != 0;
 	unsigned copied = 0, got = 0, *reaped = &got;
 	int ret = 0;
+	u->withdrawn = 0;
 	while (copied < n) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 		if (!sqe) {
@@ -122,10 +138,21 @@ static inline int uring_submit(uring_t *u, uintptr_t staged_addr, unsigned n, ui
 	for (;;) {
 		u->enters++;
 		ret = io_uring_submit(ring);
+		if (ret > 0 && !sqpoll && uring_sq_pending(ring) > 0)
+			continue; // the kernel stopped early: submit the rest
 		if (ret >= 0 || (ret != -EINTR && ret != -EAGAIN && ret != -EBUSY))
 			break;
 		if (out) // make room in the CQ before trying again
 			*reaped += uring_reap(u, out + *reaped, max - *reaped);
+	}
+	if (ret < 0 && sqpoll)
+		ret = (int)n; // the SQ thread still owns the SQEs: their CQEs will come
+	if (ret < 0) {
+		unsigned head = IO_URING_READ_ONCE(*ring->sq.khead);
+		unsigned left = ring->sq.sqe_tail - head;
+		ring->sq.sqe_tail = ring->sq.sqe_head = head;
+		IO_URING_WRITE_ONCE(*ring->sq.ktail, head);
+		u->withdrawn = left < n ? left : n;
 	}
 	if (out)
 		*reaped += uring_reap(u, out + *reaped, max - *reaped);

@@ -66,15 +66,17 @@ func newKernelRing(entries, cqEntries uint32, flags uint32, sqIdleMs uint32, sqC
 
 // submit copies n staged SQEs into the SQ and submits them. With out non-nil
 // (the caller holds the CQ lock) it also reaps up to max ready completions.
-func (k *kernelRing) submit(staged unsafe.Pointer, n int, out unsafe.Pointer, max int) (reaped int, err error) {
-	// The reaped count comes back through C memory: a Go pointer argument
-	// would make cgo move the variable to the heap on every call.
+// When the submission failed, withdrawn is how many of the batch's last SQEs
+// were taken back out of the SQ: those never reach the kernel.
+func (k *kernelRing) submit(staged unsafe.Pointer, n int, out unsafe.Pointer, max int) (reaped, withdrawn int, err error) {
+	// The counts come back through C memory: a Go pointer argument would
+	// make cgo move the variable to the heap on every call.
 	ret := C.uring_submit(k.u, C.uintptr_t(uintptr(staged)), C.uint(n), C.uintptr_t(uintptr(out)), C.uint(max))
 	got := int(k.u.reaped)
 	if ret < 0 {
-		return got, syscall.Errno(-ret)
+		return got, int(k.u.withdrawn), syscall.Errno(-ret)
 	}
-	return got, nil
+	return got, 0, nil
 }
 
 // wait blocks until a completion is ready, without consuming it.
