@@ -35,8 +35,8 @@ func newKernelRing(entries, cqEntries uint32, flags uint32, sqIdleMs uint32, sqC
 	return nil, errNoKernelRing
 }
 
-func (k *kernelRing) submit(staged unsafe.Pointer, n int, out unsafe.Pointer, max int) (int, error) {
-	return 0, errNoKernelRing
+func (k *kernelRing) submit(staged unsafe.Pointer, n int, out unsafe.Pointer, max int) (int, int, error) {
+	return 0, n, errNoKernelRing
 }
 func (k *kernelRing) wait() error                                          { return errNoKernelRing }
 func (k *kernelRing) reap(out unsafe.Pointer, max int) int                 { return 0 }
