@@ -1,3 +1,5 @@
+//go:build linux
+
 package uring_test
 
 // Tests for the defects a code review found (issue 9), one per defect, each

@@ -129,7 +129,7 @@ func (r *Ring) discard(s *shard, op *ops.Op, res Result) {
 		return
 	}
 	if op.SpliceFdIn != 0 { // a direct descriptor: Res is its table slot
-		c := ops.CloseFixed(int(res.Res))
+		c := ops.Op{Opcode: ops.OpClose, SpliceFdIn: res.Res + 1} // ops.CloseFixed, which is Linux-only
 		s.do(context.Background(), &c)
 		return
 	}
