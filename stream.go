@@ -4,7 +4,6 @@ import (
 	"context"
 	"iter"
 	"sync"
-	"syscall"
 
 	"github.com/goaio/uring/ops"
 )
@@ -113,27 +112,6 @@ func (r *Ring) Stream(ctx context.Context, op ops.Op) iter.Seq2[Result, error] {
 			}
 		}
 	}
-}
-
-// discard releases what a completion the consumer will never see holds, so
-// that breaking out of a Stream loses nothing: an accepted connection is
-// closed (its client sees EOF) and a provided buffer goes back to its ring.
-func (r *Ring) discard(s *shard, op *ops.Op, res Result) {
-	if res.Res < 0 {
-		return
-	}
-	if _, ok := res.BufferID(); ok {
-		r.recycle(op.BufIndex, res)
-	}
-	if op.Opcode != ops.OpAccept {
-		return
-	}
-	if op.SpliceFdIn != 0 { // a direct descriptor: Res is its table slot
-		c := ops.Op{Opcode: ops.OpClose, SpliceFdIn: res.Res + 1} // ops.CloseFixed, which is Linux-only
-		s.do(context.Background(), &c)
-		return
-	}
-	syscall.Close(int(res.Res))
 }
 
 // Sink receives every completion of a multishot request, in order, from the
