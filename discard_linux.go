@@ -27,4 +27,3 @@ func (r *Ring) discard(s *shard, op *ops.Op, res Result) {
 	}
 	syscall.Close(int(res.Res))
 }
-
