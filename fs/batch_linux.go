@@ -54,40 +54,36 @@ func (f *File) ReadAtv(ctx context.Context, bufs [][]byte, offs []int64) ([]int,
 		}
 		r := res[j]
 		j++
-		switch {
-		case err != nil && r.Res == 0 && r.Flags == 0:
-			errs[i] = f.pathErr("read", err)
-		case r.Err() != nil:
-			errs[i] = f.pathErr("read", r.Err())
-		default:
-			ns[i] = r.N()
-			if ns[i] < len(b) {
-				// Finish a short range the way ReadAt does.
-				n, e := f.ReadAtContext(ctx, b[ns[i]:], offs[i]+int64(ns[i]))
-				ns[i] += n
-				errs[i] = e
-			}
+		if r.Err() != nil {
+			errs[i] = f.pathErr("read", batchOpErr(r, err))
+			continue
+		}
+		ns[i] = r.N()
+		if ns[i] < len(b) {
+			// Finish a short range the way ReadAt does.
+			n, e := f.ReadAtContext(ctx, b[ns[i]:], offs[i]+int64(ns[i]))
+			ns[i] += n
+			errs[i] = e
 		}
 	}
 	return ns, errs
 }
 
-// maxBatch bounds one submission: a Ring refuses batches larger than its SQ.
-const maxBatch = 128
-
 // notRun is the result doBatches leaves for an op it never submitted; a
 // cancelled op gets the same from the kernel.
 var notRun = uring.Result{Res: -int32(unix.ECANCELED)}
 
-// doBatches submits batch in submissions of at most maxBatch ops. res[i] is
-// notRun for an op not submitted before an error.
+// doBatches submits batch in submissions of as many ops as r takes at once
+// (a small ring's SQ or request table is smaller than some batches). res[i]
+// is notRun for an op not submitted before an error.
 func doBatches(ctx context.Context, r *uring.Ring, batch []ops.Op, res []uring.Result) error {
 	res = res[:len(batch)]
 	for i := range res {
 		res[i] = notRun
 	}
+	most := r.MaxBatch()
 	for len(batch) > 0 {
-		n := min(len(batch), maxBatch)
+		n := min(len(batch), most)
 		if err := r.DoBatch(ctx, batch[:n], res[:n]); err != nil {
 			return err
 		}
