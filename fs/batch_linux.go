@@ -36,7 +36,7 @@ func (f *File) ReadAtv(ctx context.Context, bufs [][]byte, offs []int64) ([]int,
 			errs[i] = f.pathErr("readat", errNegativeOffset)
 			continue
 		}
-		batch = append(batch, ops.Read(f.fd, b, offs[i]))
+		batch = append(batch, ops.Read(f.fd, b[:min(len(b), maxRW)], offs[i])) // the rest as ReadAt
 	}
 	if !f.ref.Incref() {
 		for i := range errs {

@@ -181,6 +181,9 @@ func (f *File) ReadContext(ctx context.Context, b []byte) (int, error) {
 		}
 		return 0, nil
 	}
+	if len(b) > maxRW {
+		b = b[:maxRW] // a short count, as os.File.Read gives
+	}
 	f.posMu.Lock()
 	n, err := f.do(ctx, ops.Read(f.fd, b, -1))
 	f.posMu.Unlock()
@@ -213,9 +216,14 @@ func (f *File) ReadAtContext(ctx context.Context, b []byte, off int64) (int, err
 	return f.transfer(ctx, false, b, off)
 }
 
-// transfer moves all of b with as many ring ops as it takes, from off on (-1:
-// at the file offset), as os.File's ReadAt and WriteAt loops do. A read that
-// returns nothing ends with io.EOF, a write with io.ErrUnexpectedEOF.
+// maxRW caps one read or write, as internal/poll does: an op's length has
+// 32 bits, and Linux moves at most about 2 GiB per call anyway.
+const maxRW = 1 << 30
+
+// transfer moves all of b with as many ring ops as it takes, at most maxRW
+// bytes each, from off on (-1: at the file offset), as os.File's ReadAt,
+// Write and WriteAt loops do. A read that returns nothing ends with io.EOF, a
+// write with io.ErrUnexpectedEOF.
 func (f *File) transfer(ctx context.Context, write bool, b []byte, off int64) (int, error) {
 	op, name := ops.Read, "read"
 	if write {
@@ -227,7 +235,7 @@ func (f *File) transfer(ctx context.Context, write bool, b []byte, off int64) (i
 		if off >= 0 {
 			at += int64(done)
 		}
-		n, err := f.do(ctx, op(f.fd, b[done:], at))
+		n, err := f.do(ctx, op(f.fd, b[done:min(len(b), done+maxRW)], at))
 		if err != nil {
 			return done, f.pathErr(name, err)
 		}
