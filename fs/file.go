@@ -150,13 +150,18 @@ func (f *File) pathErr(op string, err error) error {
 }
 
 // do runs op on the ring with a reference on the descriptor, so Close waits
-// for it (and cancels it) before closing the fd.
+// for it before closing the fd.
 func (f *File) do(ctx context.Context, op ops.Op) (int, error) {
 	if !f.ref.Incref() {
 		return 0, os.ErrClosed
 	}
+	defer f.ref.Decref()
+	return f.doRef(ctx, op)
+}
+
+// doRef is do for a caller that holds a reference.
+func (f *File) doRef(ctx context.Context, op ops.Op) (int, error) {
 	res, err := f.ring.Do(ctx, op)
-	f.ref.Decref()
 	if err != nil {
 		if errors.Is(err, uring.ErrClosed) {
 			return 0, os.ErrClosed
@@ -229,13 +234,19 @@ func (f *File) transfer(ctx context.Context, write bool, b []byte, off int64) (i
 	if write {
 		op, name = ops.Write, "write"
 	}
+	// One reference for the whole loop, as os holds its read or write lock:
+	// a Close meanwhile lets the call finish rather than cut it short.
+	if !f.ref.Incref() {
+		return 0, f.pathErr(name, os.ErrClosed)
+	}
+	defer f.ref.Decref()
 	done := 0
 	for done < len(b) {
 		at := off
 		if off >= 0 {
 			at += int64(done)
 		}
-		n, err := f.do(ctx, op(f.fd, b[done:min(len(b), done+maxRW)], at))
+		n, err := f.doRef(ctx, op(f.fd, b[done:min(len(b), done+maxRW)], at))
 		if err != nil {
 			return done, f.pathErr(name, err)
 		}
@@ -321,9 +332,11 @@ func (f *File) SyncContext(ctx context.Context) error {
 	return f.pathErr("sync", err)
 }
 
-// Close cancels the File's operations in flight, waits until the kernel has
-// finished them, then closes the descriptor, so an fd number is never reused
-// under a running operation. A second Close returns os.ErrClosed, wrapped.
+// Close closes the file once the reads and writes in flight have finished,
+// so an fd number is never reused under a running operation. As with
+// os.File, they are not cancelled (a regular file's I/O always completes):
+// they return their real result, and calls after Close return os.ErrClosed,
+// wrapped. A second Close returns os.ErrClosed, wrapped.
 func (f *File) Close() error {
 	if f == nil {
 		return os.ErrInvalid
@@ -332,11 +345,7 @@ func (f *File) Close() error {
 		if !f.ref.Close() {
 			return f.pathErr("close", os.ErrClosed)
 		}
-		if f.ref.Wait() {
-			// Someone is in flight: cancel, then wait for the last reference.
-			_, _ = f.ring.CancelFD(context.Background(), f.fd)
-			f.ref.WaitZero()
-		}
+		f.ref.WaitZero()
 	}
 	return f.f.Close()
 }
