@@ -18,6 +18,12 @@ import (
 // that ends past the end of the file), like a ReadAt per range.
 func (f *File) ReadAtv(ctx context.Context, bufs [][]byte, offs []int64) ([]int, []error) {
 	ns, errs := make([]int, len(bufs)), make([]error, len(bufs))
+	if f == nil {
+		for i := range bufs {
+			errs[i] = os.ErrInvalid // os.File's ReadAt on nil
+		}
+		return ns, errs
+	}
 	if len(offs) != len(bufs) {
 		for i := range errs {
 			errs[i] = f.pathErr("readat", errors.New("fs: ReadAtv: bufs and offs differ in length"))
