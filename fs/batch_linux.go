@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -16,6 +18,12 @@ import (
 // that ends past the end of the file), like a ReadAt per range.
 func (f *File) ReadAtv(ctx context.Context, bufs [][]byte, offs []int64) ([]int, []error) {
 	ns, errs := make([]int, len(bufs)), make([]error, len(bufs))
+	if f == nil {
+		for i := range bufs {
+			errs[i] = os.ErrInvalid // os.File's ReadAt on nil
+		}
+		return ns, errs
+	}
 	if len(offs) != len(bufs) {
 		for i := range errs {
 			errs[i] = f.pathErr("readat", errors.New("fs: ReadAtv: bufs and offs differ in length"))
@@ -34,7 +42,7 @@ func (f *File) ReadAtv(ctx context.Context, bufs [][]byte, offs []int64) ([]int,
 			errs[i] = f.pathErr("readat", errNegativeOffset)
 			continue
 		}
-		batch = append(batch, ops.Read(f.fd, b, offs[i]))
+		batch = append(batch, ops.Read(f.fd, b[:min(len(b), maxRW)], offs[i])) // the rest as ReadAt
 	}
 	if !f.ref.Incref() {
 		for i := range errs {
@@ -52,35 +60,70 @@ func (f *File) ReadAtv(ctx context.Context, bufs [][]byte, offs []int64) ([]int,
 		}
 		r := res[j]
 		j++
-		switch {
-		case err != nil && r.Res == 0 && r.Flags == 0:
-			errs[i] = f.pathErr("read", err)
-		case r.Err() != nil:
-			errs[i] = f.pathErr("read", r.Err())
-		default:
-			ns[i] = r.N()
-			if ns[i] < len(b) {
-				// Finish a short range the way ReadAt does.
-				n, e := f.ReadAtContext(ctx, b[ns[i]:], offs[i]+int64(ns[i]))
-				ns[i] += n
-				errs[i] = e
-			}
+		if r.Err() != nil {
+			errs[i] = f.pathErr("read", batchOpErr(r, err))
+			continue
+		}
+		ns[i] = r.N()
+		if ns[i] < len(b) {
+			// Finish a short range the way ReadAt does.
+			n, e := f.ReadAtContext(ctx, b[ns[i]:], offs[i]+int64(ns[i]))
+			ns[i] += n
+			errs[i] = e
 		}
 	}
 	return ns, errs
 }
 
-// maxBatch bounds one submission: a Ring refuses batches larger than its SQ.
-const maxBatch = 128
+// notRun is the result doBatches leaves for an op it never submitted; a
+// cancelled op gets the same from the kernel.
+var notRun = uring.Result{Res: -int32(unix.ECANCELED)}
 
-// doBatches submits batch in submissions of at most maxBatch ops.
+// doBatches submits batch in submissions of as many ops as r takes at once
+// (a small ring's SQ or request table is smaller than some batches). res[i]
+// is notRun for an op not submitted before an error.
 func doBatches(ctx context.Context, r *uring.Ring, batch []ops.Op, res []uring.Result) error {
+	res = res[:len(batch)]
+	for i := range res {
+		res[i] = notRun
+	}
+	most := r.MaxBatch()
 	for len(batch) > 0 {
-		n := min(len(batch), maxBatch)
+		n := min(len(batch), most)
 		if err := r.DoBatch(ctx, batch[:n], res[:n]); err != nil {
 			return err
 		}
 		batch, res = batch[n:], res[n:]
+	}
+	return nil
+}
+
+// batchOpErr is the error of one op of a doBatches call that returned
+// batchErr: the batch's error for an op cancelled or never submitted (the
+// Ring's Close cancels without one), else the op's own.
+func batchOpErr(res uring.Result, batchErr error) error {
+	err := res.Err()
+	if errors.Is(err, syscall.ECANCELED) {
+		err = batchErr
+		if err == nil {
+			err = uring.ErrClosed
+		}
+	}
+	if errors.Is(err, uring.ErrClosed) {
+		err = os.ErrClosed
+	}
+	return err
+}
+
+// checkPath returns the error os.Open gives for name before any system call,
+// or the one the kernel gives for an empty name, which an Openat op cannot
+// carry (the C string would end at the first NUL).
+func checkPath(name string) error {
+	if name == "" {
+		return syscall.ENOENT
+	}
+	if strings.IndexByte(name, 0) >= 0 {
+		return syscall.EINVAL
 	}
 	return nil
 }
@@ -106,49 +149,46 @@ func ReadFiles(ctx context.Context, paths []string, opts ...Option) (datas [][]b
 		return datas, errs
 	}
 
-	// Open everything.
-	batch := make([]ops.Op, len(paths))
-	for i, p := range paths {
-		batch[i] = ops.Openat(unix.AT_FDCWD, p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	}
-	res := make([]uring.Result, len(paths))
-	if err := doBatches(ctx, r, batch, res); err != nil {
-		closeAll(r, res)
-		for i := range errs {
-			errs[i] = err
-		}
-		return datas, errs
-	}
+	// Open everything the kernel can be asked to open.
 	fds := make([]int, len(paths))
-	for i := range paths {
+	batch, idx := make([]ops.Op, 0, len(paths)), make([]int, 0, len(paths))
+	for i, p := range paths {
 		fds[i] = -1
-		if e := res[i].Err(); e != nil {
+		if err := checkPath(p); err != nil {
+			errs[i] = &os.PathError{Op: "open", Path: p, Err: err}
+			continue
+		}
+		batch = append(batch, ops.Openat(unix.AT_FDCWD, p, unix.O_RDONLY|unix.O_CLOEXEC, 0))
+		idx = append(idx, i)
+	}
+	res := make([]uring.Result, len(batch))
+	err := doBatches(ctx, r, batch, res)
+	for j, i := range idx {
+		if e := batchOpErr(res[j], err); e != nil {
 			errs[i] = &os.PathError{Op: "open", Path: paths[i], Err: e}
 			continue
 		}
-		fds[i] = res[i].N()
+		fds[i] = res[j].N()
 	}
 	defer closeFds(r, fds)
 
 	// Size the regular files; anything else goes the slow way.
 	sts := make([]unix.Statx_t, len(paths))
-	batch, idx := batch[:0], make([]int, 0, len(paths))
+	batch, idx = batch[:0], idx[:0]
 	for i, fd := range fds {
 		if fd >= 0 {
 			batch = append(batch, ops.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_TYPE|unix.STATX_SIZE, &sts[i]))
 			idx = append(idx, i)
 		}
 	}
-	res = res[:len(batch)]
-	if err := doBatches(ctx, r, batch, res); err != nil {
-		for _, i := range idx {
-			errs[i] = err
-		}
-		return datas, errs
-	}
+	err = doBatches(ctx, r, batch, res)
 	reads, ridx := batch[:0], make([]int, 0, len(idx))
 	for j, i := range idx {
 		st := &sts[i]
+		if e := res[j].Err(); errors.Is(e, syscall.ECANCELED) {
+			errs[i] = &os.PathError{Op: "read", Path: paths[i], Err: batchOpErr(res[j], err)}
+			continue
+		}
 		if res[j].Err() != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size > 1<<30 {
 			datas[i], errs[i] = ReadFile(paths[i], WithRing(r)) // not a plain regular file
 			continue
@@ -158,17 +198,11 @@ func ReadFiles(ctx context.Context, paths []string, opts ...Option) (datas [][]b
 		reads = append(reads, ops.Read(fds[i], datas[i], 0))
 		ridx = append(ridx, i)
 	}
-	res = res[:len(reads)]
-	if err := doBatches(ctx, r, reads, res); err != nil {
-		for _, i := range ridx {
-			datas[i], errs[i] = nil, err
-		}
-		return datas, errs
-	}
+	err = doBatches(ctx, r, reads, res)
 	for j, i := range ridx {
 		switch n := res[j].N(); {
 		case res[j].Err() != nil:
-			datas[i], errs[i] = nil, &os.PathError{Op: "read", Path: paths[i], Err: res[j].Err()}
+			datas[i], errs[i] = nil, &os.PathError{Op: "read", Path: paths[i], Err: batchOpErr(res[j], err)}
 		case n == len(datas[i]):
 			datas[i], errs[i] = ReadFile(paths[i], WithRing(r)) // it grew: read it all the usual way
 		default:
@@ -178,32 +212,24 @@ func ReadFiles(ctx context.Context, paths []string, opts ...Option) (datas [][]b
 	return datas, errs
 }
 
-// closeFds closes the descriptors ReadFiles opened, in one submission.
+// closeFds closes the descriptors ReadFiles opened, in few submissions, each
+// exactly once: a second close(2) could close a number reused meanwhile.
 func closeFds(r *uring.Ring, fds []int) {
+	open := make([]int, 0, len(fds))
 	batch := make([]ops.Op, 0, len(fds))
 	for _, fd := range fds {
 		if fd >= 0 {
+			open = append(open, fd)
 			batch = append(batch, ops.Close(fd))
 		}
 	}
 	res := make([]uring.Result, len(batch))
-	if doBatches(context.Background(), r, batch, res) != nil {
-		for _, fd := range fds {
-			if fd >= 0 {
-				unix.Close(fd)
-			}
+	_ = doBatches(context.Background(), r, batch, res)
+	for j, fd := range open {
+		// Not submitted, or cancelled before it ran (the Ring closed): still
+		// open. Any other result released the number, error or not.
+		if res[j].Res == notRun.Res {
+			unix.Close(fd)
 		}
 	}
-}
-
-// closeAll closes the fds that successful opens in res produced.
-func closeAll(r *uring.Ring, res []uring.Result) {
-	fds := make([]int, len(res))
-	for i, x := range res {
-		fds[i] = -1
-		if x.Res > 0 {
-			fds[i] = x.N()
-		}
-	}
-	closeFds(r, fds)
 }

@@ -7,7 +7,7 @@ import "golang.org/x/sys/unix"
 // file does not support O_DIRECT or the kernel does not say.
 func (f *File) DirectAlignment() (mem, off int, err error) {
 	var st unix.Statx_t
-	rc, err := f.f.SyscallConn()
+	rc, err := f.osFile().SyscallConn()
 	if err != nil {
 		return 0, 0, err
 	}

@@ -128,16 +128,25 @@ func ringFd(f *os.File, st os.FileInfo) (int, bool) {
 }
 
 // UsesRing reports whether the File's I/O goes through io_uring.
-func (f *File) UsesRing() bool { return f.ring != nil }
+func (f *File) UsesRing() bool { return f != nil && f.ring != nil }
+
+// osFile returns the *os.File, nil for a nil File: os's methods on a nil
+// *os.File then give what ours must (os.ErrInvalid; Fd's ^0; Name panics).
+func (f *File) osFile() *os.File {
+	if f == nil {
+		return nil
+	}
+	return f.f
+}
 
 // Name returns the name the file was opened with.
-func (f *File) Name() string { return f.f.Name() }
+func (f *File) Name() string { return f.osFile().Name() }
 
 // Fd returns the file descriptor, as os.File.Fd does.
-func (f *File) Fd() uintptr { return f.f.Fd() }
+func (f *File) Fd() uintptr { return f.osFile().Fd() }
 
 // OS returns the underlying *os.File, for APIs that need one.
-func (f *File) OS() *os.File { return f.f }
+func (f *File) OS() *os.File { return f.osFile() }
 
 func (f *File) pathErr(op string, err error) error {
 	if err == nil {
@@ -150,13 +159,18 @@ func (f *File) pathErr(op string, err error) error {
 }
 
 // do runs op on the ring with a reference on the descriptor, so Close waits
-// for it (and cancels it) before closing the fd.
+// for it before closing the fd.
 func (f *File) do(ctx context.Context, op ops.Op) (int, error) {
 	if !f.ref.Incref() {
 		return 0, os.ErrClosed
 	}
+	defer f.ref.Decref()
+	return f.doRef(ctx, op)
+}
+
+// doRef is do for a caller that holds a reference.
+func (f *File) doRef(ctx context.Context, op ops.Op) (int, error) {
 	res, err := f.ring.Do(ctx, op)
-	f.ref.Decref()
 	if err != nil {
 		if errors.Is(err, uring.ErrClosed) {
 			return 0, os.ErrClosed
@@ -172,14 +186,17 @@ func (f *File) Read(b []byte) (int, error) { return f.ReadContext(context.Backgr
 // ReadContext is Read with cancellation: when ctx ends the read is
 // cancelled, and the call returns once the kernel is done with b.
 func (f *File) ReadContext(ctx context.Context, b []byte) (int, error) {
-	if f.ring == nil {
-		return f.f.Read(b)
+	if !f.UsesRing() {
+		return f.osFile().Read(b)
 	}
 	if len(b) == 0 {
 		if f.ref.Closed() {
 			return 0, f.pathErr("read", os.ErrClosed)
 		}
 		return 0, nil
+	}
+	if len(b) > maxRW {
+		b = b[:maxRW] // a short count, as os.File.Read gives
 	}
 	f.posMu.Lock()
 	n, err := f.do(ctx, ops.Read(f.fd, b, -1))
@@ -201,8 +218,8 @@ func (f *File) ReadAt(b []byte, off int64) (int, error) {
 
 // ReadAtContext is ReadAt with cancellation.
 func (f *File) ReadAtContext(ctx context.Context, b []byte, off int64) (int, error) {
-	if f.ring == nil {
-		return f.f.ReadAt(b, off)
+	if !f.UsesRing() {
+		return f.osFile().ReadAt(b, off)
 	}
 	if off < 0 {
 		return 0, f.pathErr("readat", errNegativeOffset)
@@ -213,21 +230,32 @@ func (f *File) ReadAtContext(ctx context.Context, b []byte, off int64) (int, err
 	return f.transfer(ctx, false, b, off)
 }
 
-// transfer moves all of b with as many ring ops as it takes, from off on (-1:
-// at the file offset), as os.File's ReadAt and WriteAt loops do. A read that
-// returns nothing ends with io.EOF, a write with io.ErrUnexpectedEOF.
+// maxRW caps one read or write, as internal/poll does: an op's length has
+// 32 bits, and Linux moves at most about 2 GiB per call anyway.
+const maxRW = 1 << 30
+
+// transfer moves all of b with as many ring ops as it takes, at most maxRW
+// bytes each, from off on (-1: at the file offset), as os.File's ReadAt,
+// Write and WriteAt loops do. A read that returns nothing ends with io.EOF, a
+// write with io.ErrUnexpectedEOF.
 func (f *File) transfer(ctx context.Context, write bool, b []byte, off int64) (int, error) {
 	op, name := ops.Read, "read"
 	if write {
 		op, name = ops.Write, "write"
 	}
+	// One reference for the whole loop, as os holds its read or write lock:
+	// a Close meanwhile lets the call finish rather than cut it short.
+	if !f.ref.Incref() {
+		return 0, f.pathErr(name, os.ErrClosed)
+	}
+	defer f.ref.Decref()
 	done := 0
 	for done < len(b) {
 		at := off
 		if off >= 0 {
 			at += int64(done)
 		}
-		n, err := f.do(ctx, op(f.fd, b[done:], at))
+		n, err := f.doRef(ctx, op(f.fd, b[done:min(len(b), done+maxRW)], at))
 		if err != nil {
 			return done, f.pathErr(name, err)
 		}
@@ -254,8 +282,8 @@ func (f *File) Write(b []byte) (int, error) { return f.WriteContext(context.Back
 
 // WriteContext is Write with cancellation.
 func (f *File) WriteContext(ctx context.Context, b []byte) (int, error) {
-	if f.ring == nil {
-		return f.f.Write(b)
+	if !f.UsesRing() {
+		return f.osFile().Write(b)
 	}
 	if f.ref.Closed() {
 		return 0, f.pathErr("write", os.ErrClosed)
@@ -279,8 +307,8 @@ func (f *File) WriteAt(b []byte, off int64) (int, error) {
 
 // WriteAtContext is WriteAt with cancellation.
 func (f *File) WriteAtContext(ctx context.Context, b []byte, off int64) (int, error) {
-	if f.ring == nil {
-		return f.f.WriteAt(b, off)
+	if !f.UsesRing() {
+		return f.osFile().WriteAt(b, off)
 	}
 	if f.append {
 		return 0, errWriteAtInAppendMode
@@ -296,6 +324,9 @@ func (f *File) WriteAtContext(ctx context.Context, b []byte, off int64) (int, er
 
 // Seek sets the offset for the next Read or Write, like os.File.Seek.
 func (f *File) Seek(offset int64, whence int) (int64, error) {
+	if f == nil {
+		return f.osFile().Seek(offset, whence)
+	}
 	f.posMu.Lock()
 	defer f.posMu.Unlock()
 	return f.f.Seek(offset, whence)
@@ -306,16 +337,18 @@ func (f *File) Sync() error { return f.SyncContext(context.Background()) }
 
 // SyncContext is Sync with cancellation.
 func (f *File) SyncContext(ctx context.Context) error {
-	if f.ring == nil {
-		return f.f.Sync()
+	if !f.UsesRing() {
+		return f.osFile().Sync()
 	}
 	_, err := f.do(ctx, ops.Fsync(f.fd))
 	return f.pathErr("sync", err)
 }
 
-// Close cancels the File's operations in flight, waits until the kernel has
-// finished them, then closes the descriptor, so an fd number is never reused
-// under a running operation. A second Close returns os.ErrClosed, wrapped.
+// Close closes the file once the reads and writes in flight have finished,
+// so an fd number is never reused under a running operation. As with
+// os.File, they are not cancelled (a regular file's I/O always completes):
+// they return their real result, and calls after Close return os.ErrClosed,
+// wrapped. A second Close returns os.ErrClosed, wrapped.
 func (f *File) Close() error {
 	if f == nil {
 		return os.ErrInvalid
@@ -324,41 +357,37 @@ func (f *File) Close() error {
 		if !f.ref.Close() {
 			return f.pathErr("close", os.ErrClosed)
 		}
-		if f.ref.Wait() {
-			// Someone is in flight: cancel, then wait for the last reference.
-			_, _ = f.ring.CancelFD(context.Background(), f.fd)
-			f.ref.WaitZero()
-		}
+		f.ref.WaitZero()
 	}
 	return f.f.Close()
 }
 
 // Stat returns the file's FileInfo, like os.File.Stat.
-func (f *File) Stat() (os.FileInfo, error) { return f.f.Stat() }
+func (f *File) Stat() (os.FileInfo, error) { return f.osFile().Stat() }
 
 // Truncate changes the file's size, like os.File.Truncate.
-func (f *File) Truncate(size int64) error { return f.f.Truncate(size) }
+func (f *File) Truncate(size int64) error { return f.osFile().Truncate(size) }
 
 // Chmod changes the file's mode, like os.File.Chmod.
-func (f *File) Chmod(mode os.FileMode) error { return f.f.Chmod(mode) }
+func (f *File) Chmod(mode os.FileMode) error { return f.osFile().Chmod(mode) }
 
 // Chown changes the file's owner, like os.File.Chown.
-func (f *File) Chown(uid, gid int) error { return f.f.Chown(uid, gid) }
+func (f *File) Chown(uid, gid int) error { return f.osFile().Chown(uid, gid) }
 
 // Chdir makes the file (a directory) the working directory.
-func (f *File) Chdir() error { return f.f.Chdir() }
+func (f *File) Chdir() error { return f.osFile().Chdir() }
 
 // ReadDir reads directory entries, like os.File.ReadDir.
-func (f *File) ReadDir(n int) ([]os.DirEntry, error) { return f.f.ReadDir(n) }
+func (f *File) ReadDir(n int) ([]os.DirEntry, error) { return f.osFile().ReadDir(n) }
 
 // Readdir reads directory entries as FileInfo, like os.File.Readdir.
-func (f *File) Readdir(n int) ([]os.FileInfo, error) { return f.f.Readdir(n) }
+func (f *File) Readdir(n int) ([]os.FileInfo, error) { return f.osFile().Readdir(n) }
 
 // Readdirnames reads directory entry names, like os.File.Readdirnames.
-func (f *File) Readdirnames(n int) ([]string, error) { return f.f.Readdirnames(n) }
+func (f *File) Readdirnames(n int) ([]string, error) { return f.osFile().Readdirnames(n) }
 
 // SyscallConn returns the raw file, like os.File.SyscallConn.
-func (f *File) SyscallConn() (syscall.RawConn, error) { return f.f.SyscallConn() }
+func (f *File) SyscallConn() (syscall.RawConn, error) { return f.osFile().SyscallConn() }
 
 // ReadFrom copies r into the file at its offset, like os.File.ReadFrom, on
 // the fastest path that applies: from another file the kernel copies
@@ -368,6 +397,9 @@ func (f *File) SyscallConn() (syscall.RawConn, error) { return f.f.SyscallConn()
 // anything else the data moves through the ring in large chunks.
 // An *io.LimitedReader bounds every path.
 func (f *File) ReadFrom(r io.Reader) (int64, error) {
+	if f == nil {
+		return f.osFile().ReadFrom(r)
+	}
 	if f.ring == nil {
 		if src, ok := r.(*File); ok && src.ring != nil && isPipe(f) {
 			return src.WriteTo(f) // file → pipe: the source splices
@@ -426,8 +458,8 @@ func isPipe(f *File) bool {
 // the kernel sends (sendfile, as os.File does); into anything else the data
 // moves through the ring in large chunks.
 func (f *File) WriteTo(w io.Writer) (int64, error) {
-	if f.ring == nil {
-		return f.f.WriteTo(w)
+	if !f.UsesRing() {
+		return f.osFile().WriteTo(w)
 	}
 	if n, handled, err := f.spliceTo(w); handled {
 		return n, err
@@ -451,10 +483,10 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 
 // SetDeadline sets read and write deadlines, like os.File.SetDeadline:
 // regular files return os.ErrNoDeadline.
-func (f *File) SetDeadline(t time.Time) error { return f.f.SetDeadline(t) }
+func (f *File) SetDeadline(t time.Time) error { return f.osFile().SetDeadline(t) }
 
 // SetReadDeadline sets the read deadline, like os.File.SetReadDeadline.
-func (f *File) SetReadDeadline(t time.Time) error { return f.f.SetReadDeadline(t) }
+func (f *File) SetReadDeadline(t time.Time) error { return f.osFile().SetReadDeadline(t) }
 
 // SetWriteDeadline sets the write deadline, like os.File.SetWriteDeadline.
-func (f *File) SetWriteDeadline(t time.Time) error { return f.f.SetWriteDeadline(t) }
+func (f *File) SetWriteDeadline(t time.Time) error { return f.osFile().SetWriteDeadline(t) }
