@@ -148,7 +148,20 @@ func ReadFiles(ctx context.Context, paths []string, opts ...Option) (datas [][]b
 		}
 		return datas, errs
 	}
+	for lo := 0; lo < len(paths); lo += filesAtOnce {
+		hi := min(lo+filesAtOnce, len(paths))
+		readFilesChunk(ctx, r, paths[lo:hi], datas[lo:hi], errs[lo:hi])
+	}
+	return datas, errs
+}
 
+// filesAtOnce bounds the descriptors ReadFiles holds open at a time, so that
+// a long list does not run into RLIMIT_NOFILE (1024 by default) where a loop
+// of os.ReadFile would not.
+const filesAtOnce = 256
+
+// readFilesChunk does ReadFiles for up to filesAtOnce paths.
+func readFilesChunk(ctx context.Context, r *uring.Ring, paths []string, datas [][]byte, errs []error) {
 	// Open everything the kernel can be asked to open.
 	fds := make([]int, len(paths))
 	batch, idx := make([]ops.Op, 0, len(paths)), make([]int, 0, len(paths))
@@ -209,7 +222,6 @@ func ReadFiles(ctx context.Context, paths []string, opts ...Option) (datas [][]b
 			datas[i] = datas[i][:n]
 		}
 	}
-	return datas, errs
 }
 
 // closeFds closes the descriptors ReadFiles opened, in few submissions, each

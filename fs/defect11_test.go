@@ -129,3 +129,30 @@ func TestDefect11ReadFilesClosesOnce(t *testing.T) {
 	}
 	require.Equal(t, before, countFds(), "descriptors leaked")
 }
+
+// A list longer than RLIMIT_NOFILE reads as a loop of os.ReadFile does:
+// ReadFiles holds a bounded number of descriptors at a time.
+func TestDefect11ReadFilesBeyondFdLimit(t *testing.T) {
+	requireUring(t)
+	dir := t.TempDir()
+	paths := make([]string, 1000)
+	for i := range paths {
+		paths[i] = filepath.Join(dir, fmt.Sprintf("f%04d", i))
+		writeFile(t, paths[i], []byte(fmt.Sprint(i)))
+	}
+	ents, err := os.ReadDir("/proc/self/fd")
+	require.NoError(t, err)
+	var old syscall.Rlimit
+	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old))
+	lowered := old
+	lowered.Cur = uint64(len(ents)) + 400 // room for 256 at a time, not for 1000
+	require.Less(t, lowered.Cur, old.Cur, "the test needs a soft limit above %d", lowered.Cur)
+	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lowered))
+	defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old)
+	r := newRing(t)
+	datas, errs := fs.ReadFiles(context.Background(), paths, fs.WithRing(r))
+	for i := range paths {
+		require.NoError(t, errs[i], "path %d", i)
+		require.Equal(t, fmt.Sprint(i), string(datas[i]))
+	}
+}
