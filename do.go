@@ -34,6 +34,9 @@ func (s *shard) check(op *ops.Op) error {
 	if err := op.Err(); err != nil {
 		return err
 	}
+	if e := s.broken.Load(); e != nil {
+		return *e
+	}
 	if !s.probe.supported[op.Opcode] {
 		return &UnsupportedError{What: "operation " + op.Opcode.String()}
 	}

@@ -34,13 +34,17 @@ type Ring struct {
 //
 // Where io_uring cannot be used, the error matches ErrUnsupported and wraps the
 // cause (for example syscall.ENOSYS under a seccomp profile, syscall.EPERM with
-// kernel.io_uring_disabled).
+// kernel.io_uring_disabled, or a kernel older than Linux 6.1, FloorVersion,
+// with the feature it lacks).
 func New(opts ...Option) (*Ring, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
 		o(&cfg)
 	}
 	cfg.normalize()
+	if err := checkKernel(); err != nil {
+		return nil, err
+	}
 	if a := cfg.attach; a != nil {
 		// The other ring must stay open until our rings are attached.
 		a.lifeMu.RLock()
@@ -192,24 +196,11 @@ type Probe struct {
 // Supports reports whether the kernel has op.
 func (p Probe) Supports(op ops.Opcode) bool { return p.supported[op] }
 
-var (
-	availOnce sync.Once
-	availErr  error
-)
-
 // Available reports whether io_uring can be used in this process: nil, or an
-// error matching ErrUnsupported that says why not. The answer is cached.
-func Available() error {
-	availOnce.Do(func() {
-		k, err := newKernelRing(2, 0, 0, 0, -1, -1)
-		if err != nil {
-			availErr = setupError(err)
-			return
-		}
-		k.close()
-	})
-	return availErr
-}
+// error matching ErrUnsupported that says why not (no io_uring, or a kernel
+// older than the floor, FloorVersion, naming what it lacks). The answer is
+// cached.
+func Available() error { return checkKernel() }
 
 var (
 	defaultOnce sync.Once

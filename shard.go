@@ -2,6 +2,7 @@ package uring
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,7 @@ type shard struct {
 	noReap     bool // the staged batch holds a wake-up the reaper must see
 	dead       bool // the kernel ring is closed: nothing more may be staged
 	closed     atomic.Bool
+	broken     atomic.Pointer[error] // a fatal enter error: every new call fails with it
 
 	// Completion: cqMu serialises reaping; cqes is its C buffer.
 	cqMu   sync.Mutex
@@ -93,16 +95,8 @@ func newShard(r *Ring, id int, cfg *config, wqFd int) (*shard, error) {
 		idle = uint32(cfg.sqIdle / time.Millisecond)
 	}
 	k, err := newKernelRing(cfg.entries, cfg.cqEntries, flags, idle, cfg.sqCPU, wqFd)
-	if err == syscall.EINVAL {
-		// Kernels before 5.18 lack SUBMIT_ALL; the submit loop copes without.
-		k, err = newKernelRing(cfg.entries, cfg.cqEntries, flags&^setupSubmitAll, idle, cfg.sqCPU, wqFd)
-	}
 	if err != nil {
-		return nil, setupError(err)
-	}
-	if k.features&featNoDrop == 0 {
-		k.close()
-		return nil, &UnsupportedError{What: "io_uring without IORING_FEAT_NODROP (Linux < 5.5)"}
+		return nil, setupError(err) // the floor (checkKernel) has SUBMIT_ALL and NODROP
 	}
 	s := &shard{ring: r, id: int32(id), k: k, stageCap: k.sqEntries, cqeCap: 256,
 		reaperWake: make(chan struct{}, 1), reaperDone: make(chan struct{}), drained: make(chan struct{}, 1)}
@@ -300,6 +294,10 @@ func (s *shard) submitBatch(buf unsafe.Pointer, n int, self int32, reap bool) {
 		s.cqMu.Unlock()
 	} else {
 		_, withdrawn, err = s.k.submit(buf, n, nil, 0)
+	}
+	if err == syscall.EBADF || err == syscall.EOWNERDEAD {
+		e := fmt.Errorf("%w: io_uring_enter: %w", ErrBroken, err)
+		s.broken.CompareAndSwap(nil, &e)
 	}
 	if err != nil && withdrawn > 0 {
 		// The enter failed for good and the SQEs the kernel did not take were

@@ -40,6 +40,10 @@ var (
 	// ErrMultishot is returned by Do, Submit and DoBatch for a multishot
 	// operation: use Stream.
 	ErrMultishot = errors.New("uring: multishot operation needs Stream")
+	// ErrBroken is returned by every call on a Ring whose kernel side failed
+	// for good (io_uring_enter answered EBADF, or EOWNERDEAD: the SQPOLL
+	// thread is gone); the error also matches that errno. Close it.
+	ErrBroken = errors.New("uring: ring unusable")
 	// ErrBatchTooLarge is returned by DoBatch for more operations than one
 	// submission holds (the SQ size).
 	ErrBatchTooLarge = errors.New("uring: batch larger than the submission queue")

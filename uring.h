@@ -37,7 +37,28 @@ typedef struct {
 	uint64_t cq_overflows;  // times the kernel flagged a CQ overflow
 	unsigned reaped;        // completions the last uring_submit reaped
 	unsigned withdrawn;     // SQEs the last failed uring_submit took back out of the SQ
+#ifdef URING_FAULTS
+	int fault_errno;        // the next fault_times enters fail with -fault_errno
+	unsigned fault_times;
+	unsigned fault_short;   // the next fault_short_times enters consume fault_short fewer SQEs
+	unsigned fault_short_times;
+#endif
 } uring_t;
+
+#ifdef URING_FAULTS
+#include "uring_faults.h"
+#else
+// Without the uring_faults build tag the seam is empty and compiles away.
+static inline int uring_setup_masked(unsigned flags) { return 0; }
+static inline int uring_opcode_masked(unsigned op) { return 0; }
+static inline int uring_sqe_masked(const struct io_uring_sqe *sqe) { return 0; }
+static inline int uring_since_masked(unsigned version) { return 0; }
+static inline void uring_set_kernel_mask(unsigned version) {}
+static inline void uring_set_setup_fault(int err, unsigned times) {}
+static inline int uring_setup_fault(void) { return 0; }
+static inline void uring_set_enter_fault(uring_t *u, int err, unsigned times, unsigned short_by, unsigned short_times) {}
+static inline int uring_enter_fault(uring_t *u, int *ret) { return 0; }
+#endif
 
 static inline int uring_init(uring_t *u, unsigned entries, unsigned cq_entries, unsigned flags,
 			     unsigned sq_idle_ms, int sq_cpu, int wq_fd, unsigned *features) {
@@ -60,7 +81,11 @@ static inline int uring_init(uring_t *u, unsigned entries, unsigned cq_entries, 
 		p.flags |= IORING_SETUP_ATTACH_WQ;
 		p.wq_fd = (unsigned)wq_fd;
 	}
-	int ret = io_uring_queue_init_params(entries, &u->ring, &p);
+	int ret = uring_setup_fault();
+	if (ret == 0 && uring_setup_masked(p.flags))
+		ret = -EINVAL; // an older kernel refuses a setup flag it does not know
+	if (ret == 0)
+		ret = io_uring_queue_init_params(entries, &u->ring, &p);
 	*features = p.features;
 	return ret;
 }
@@ -133,11 +158,14 @@ static inline int uring_submit(uring_t *u, uintptr_t staged_addr, unsigned n, ui
 			continue;
 		}
 		memcpy(sqe, &staged[copied], sizeof *sqe);
+		if (uring_sqe_masked(sqe))
+			sqe->opcode = 0xff; // the kernel answers EINVAL for an op it does not know
 		copied++;
 	}
 	for (;;) {
 		u->enters++;
-		ret = io_uring_submit(ring);
+		if (!uring_enter_fault(u, &ret))
+			ret = io_uring_submit(ring);
 		if (ret > 0 && !sqpoll && uring_sq_pending(ring) > 0)
 			continue; // the kernel stopped early: submit the rest
 		if (ret >= 0 || (ret != -EINTR && ret != -EAGAIN && ret != -EBUSY))
@@ -145,8 +173,9 @@ static inline int uring_submit(uring_t *u, uintptr_t staged_addr, unsigned n, ui
 		if (out) // make room in the CQ before trying again
 			*reaped += uring_reap(u, out + *reaped, max - *reaped);
 	}
-	if (ret < 0 && sqpoll)
+	if (ret < 0 && sqpoll && ret != -EOWNERDEAD)
 		ret = (int)n; // the SQ thread still owns the SQEs: their CQEs will come
+	// EOWNERDEAD: the SQ thread is gone and nothing will read the SQEs.
 	if (ret < 0) {
 		unsigned head = IO_URING_READ_ONCE(*ring->sq.khead);
 		unsigned left = ring->sq.sqe_tail - head;
@@ -176,11 +205,22 @@ static inline int uring_probe(uring_t *u, unsigned char *ops, int n) {
 	struct io_uring_probe *p = io_uring_get_probe_ring(&u->ring);
 	if (!p)
 		return -ENOMEM;
-	for (int i = 0; i < n; i++)
-		ops[i] = (unsigned char)io_uring_opcode_supported(p, i);
-	int last = p->last_op;
+	int last = 0;
+	for (int i = 0; i < n; i++) {
+		ops[i] = (unsigned char)(io_uring_opcode_supported(p, i) && !uring_opcode_masked(i));
+		if (ops[i] && i <= p->last_op)
+			last = i;
+	}
 	io_uring_free_probe(p);
 	return last;
+}
+
+// uring_register_files_sparse registers an empty file table
+// (IORING_RSRC_REGISTER_SPARSE, Linux 5.19).
+static inline int uring_register_files_sparse(uring_t *u, unsigned n) {
+	if (uring_since_masked(0x0513))
+		return -EINVAL;
+	return io_uring_register_files_sparse(&u->ring, n);
 }
 
 static inline int uring_fd(uring_t *u) { return u->ring.ring_fd; }
@@ -213,6 +253,8 @@ typedef struct {
 
 static inline int uring_bufring_setup(uring_t *u, uring_bufring_t *b, unsigned entries, unsigned size, int group) {
 	void *ringmem = NULL, *mem = NULL;
+	if (uring_since_masked(0x0513)) // IORING_REGISTER_PBUF_RING: Linux 5.19
+		return -EINVAL;
 	if (posix_memalign(&ringmem, 4096, entries * sizeof(struct io_uring_buf)))
 		return -ENOMEM;
 	if (posix_memalign(&mem, 4096, (size_t)entries * size)) {

@@ -8,6 +8,7 @@ package uring
 /*
 #cgo !uring_dynamic LDFLAGS: -l:liburing.a
 #cgo uring_dynamic LDFLAGS: -luring
+#cgo uring_faults CFLAGS: -DURING_FAULTS
 #include "uring.h"
 */
 import "C"
@@ -26,10 +27,12 @@ type kernelRing struct {
 }
 
 const (
-	setupSQPoll    = C.IORING_SETUP_SQPOLL
-	setupSubmitAll = C.IORING_SETUP_SUBMIT_ALL
-	setupClamp     = C.IORING_SETUP_CLAMP
-	featNoDrop     = C.IORING_FEAT_NODROP
+	setupSQPoll       = C.IORING_SETUP_SQPOLL
+	setupSubmitAll    = C.IORING_SETUP_SUBMIT_ALL
+	setupClamp        = C.IORING_SETUP_CLAMP
+	setupSingleIssuer = C.IORING_SETUP_SINGLE_ISSUER
+	setupDeferTaskrun = C.IORING_SETUP_DEFER_TASKRUN
+	featNoDrop        = C.IORING_FEAT_NODROP
 )
 
 // The Feature constants are written out so that builds without cgo have them;
@@ -113,7 +116,7 @@ func (k *kernelRing) registerFiles(fds []int32) error {
 }
 
 func (k *kernelRing) registerFilesSparse(n int) error {
-	return errno(C.io_uring_register_files_sparse(&k.u.ring, C.uint(n)))
+	return errno(C.uring_register_files_sparse(k.u, C.uint(n)))
 }
 
 func (k *kernelRing) updateFiles(off int, fds []int32) (int, error) {
@@ -167,6 +170,23 @@ func (b *cBufRing) free(k *kernelRing) {
 	}
 	C.uring_bufring_free(u, b.b)
 	C.free(unsafe.Pointer(b.b))
+}
+
+// The fault seam (uring_faults.h): these do something only in a build with
+// the uring_faults tag, where tests and faults.go call them.
+
+//lint:ignore U1000 used under the uring_faults build tag
+func setKernelMask(major, minor int) { C.uring_set_kernel_mask(C.uint(major<<8 | minor)) }
+
+//lint:ignore U1000 used under the uring_faults build tag
+func setSetupFault(err syscall.Errno, times int) { C.uring_set_setup_fault(C.int(err), C.uint(times)) }
+
+// setEnterFault makes the next times enters fail with err, and the next
+// shortTimes enters consume shortBy fewer SQEs than are staged.
+//
+//lint:ignore U1000 used under the uring_faults build tag
+func (k *kernelRing) setEnterFault(err syscall.Errno, times, shortBy, shortTimes int) {
+	C.uring_set_enter_fault(k.u, C.int(err), C.uint(times), C.uint(shortBy), C.uint(shortTimes))
 }
 
 func cAlloc(n int) unsafe.Pointer { return C.calloc(1, C.size_t(n)) }

@@ -25,10 +25,12 @@ type kernelRing struct {
 }
 
 const (
-	setupSQPoll    = 1 << 1
-	setupSubmitAll = 1 << 7
-	setupClamp     = 1 << 4
-	featNoDrop     = 1 << 1
+	setupSQPoll       = 1 << 1
+	setupSubmitAll    = 1 << 7
+	setupClamp        = 1 << 4
+	setupSingleIssuer = 1 << 12
+	setupDeferTaskrun = 1 << 13
+	featNoDrop        = 1 << 1
 )
 
 func newKernelRing(entries, cqEntries uint32, flags uint32, sqIdleMs uint32, sqCPU int, wqFd int) (*kernelRing, error) {

@@ -39,8 +39,8 @@ func diagnose(err error) (reason, fix string) {
 	}
 	var en syscall.Errno
 	if !errors.As(err, &en) {
-		// New refusing the kernel (no IORING_FEAT_NODROP) ends up here.
-		return err.Error(), "use Linux 5.5 or later (5.19+ for provided buffer rings and multishot accept)"
+		// A kernel below the floor ends up here: the error names what it lacks.
+		return err.Error(), "use Linux " + uring.FloorVersion + " or later; until then the fs and net packages use os and net"
 	}
 	seccomp := seccompMode()
 	switch en {
@@ -59,7 +59,7 @@ func diagnose(err error) (reason, fix string) {
 			return seccompReason(en), seccompFix
 		}
 		return "the kernel has no io_uring_setup (ENOSYS): " + kernelWithoutIOUring(),
-			"use Linux 5.5 or later built with CONFIG_IO_URING=y"
+			"use Linux " + uring.FloorVersion + " or later built with CONFIG_IO_URING=y"
 	case syscall.ENOMEM:
 		return "io_uring_setup failed with ENOMEM: the kernel charges the ring's memory to the locked-memory limit, " +
 				"and it does not fit in RLIMIT_MEMLOCK (" + memlockLimit() + ")",
