@@ -1,6 +1,7 @@
 # Build, test and check github.com/goaio/uring.
 #
-#   make test             the whole suite: vet, unit, -race, cgocheck2, examples, cross builds
+#   make test             the whole suite: vet, unit, -race, cgocheck2, examples, fault injection,
+#                         fs and net on masked older kernels, cross builds
 #   make check            gofmt, go vet, staticcheck
 #   make bench            the main job (Go benchmarks until the `uring bench` command exists)
 #   make fuzz             a short run of every Fuzz target (FUZZTIME each)
@@ -33,7 +34,7 @@ ifdef URING_REQUIRE
 export URING_REQUIRE
 endif
 
-.PHONY: all deps build test vet unit race cgocheck cross check fmt staticcheck bench gobench bench-deps fuzz \
+.PHONY: all deps build test vet unit race cgocheck faults floor cross check fmt staticcheck bench gobench bench-deps fuzz \
 	container-test container-test-default clean help
 
 all: check test
@@ -67,7 +68,32 @@ test: deps
 	$(GO) test -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) $(PKGS)
 	$(GO) test -race -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) $(PKGS)
 	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) $(PKGS)
-	@$(MAKE) --no-print-directory cross
+	@$(MAKE) --no-print-directory faults floor cross
+
+# The fault seam (-tags uring_faults): io_uring_enter and setup failing on
+# purpose, short submissions, and kernels below the floor, in the root
+# package and uring probe.
+faults: deps
+	$(GO) vet -tags uring_faults $(PKGS)
+	$(GO) test -count=1 -timeout=$(TEST_TIMEOUT) -tags uring_faults $(TESTFLAGS) . ./cmd/uring
+
+# fs and net on kernels below the floor (Linux 6.1): the fault seam masks
+# this kernel as each older release, New refuses, and both suites must pass
+# on their os and net fallbacks (URING_REQUIRE is dropped: skipping the
+# ring's own tests is the point). Masked as 6.1 itself, everything runs on
+# the ring: nothing needs a newer kernel.
+FLOOR_MASKS ?= 5.10 5.15 5.19 6.0
+floor: deps
+	@for k in $(FLOOR_MASKS); do \
+		echo "URING_FAULT_KERNEL=$$k go test -tags uring_faults ./fs ./net"; \
+		env -u URING_REQUIRE URING_FAULT_KERNEL=$$k $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) \
+			-tags uring_faults $(TESTFLAGS) -run '^TestKernelMaskFromEnv$$' . || exit 1; \
+		env -u URING_REQUIRE URING_FAULT_KERNEL=$$k $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) \
+			-tags uring_faults $(TESTFLAGS) ./fs ./net || exit 1; \
+	done
+	@echo "URING_FAULT_KERNEL=6.1 go test -tags uring_faults ./fs ./net (the floor itself: all on the ring)"
+	URING_REQUIRE=1 URING_FAULT_KERNEL=6.1 $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) \
+		-tags uring_faults $(TESTFLAGS) ./fs ./net
 
 # The module builds on every GOOS and without cgo; the root package then
 # reports ErrUnsupported.

@@ -1,0 +1,31 @@
+//go:build uring_faults && linux && cgo
+
+package uring
+
+import "syscall"
+
+// Test hooks into the fault seam (uring_faults.h). Set faults while r is
+// idle: the C side reads them without a lock.
+
+// InjectEnterFault makes the next times io_uring_enter calls of each of r's
+// shards fail with err before the kernel reads the SQ.
+func InjectEnterFault(r *Ring, err syscall.Errno, times int) {
+	for _, s := range r.shards {
+		s.k.setEnterFault(err, times, 0, 0)
+	}
+}
+
+// InjectShortSubmit makes the next times enters of each shard consume by
+// fewer SQEs than are waiting (at least one).
+func InjectShortSubmit(r *Ring, by, times int) {
+	for _, s := range r.shards {
+		s.k.setEnterFault(0, 0, by, times)
+	}
+}
+
+// InjectSetupFault makes the next times io_uring_setup calls fail with err.
+func InjectSetupFault(err syscall.Errno, times int) { setSetupFault(err, times) }
+
+// MaskKernel makes the kernel boundary answer as Linux major.minor would;
+// MaskKernel(0, 0) lifts the mask.
+func MaskKernel(major, minor int) { maskKernel(major, minor) }
