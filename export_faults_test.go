@@ -26,6 +26,10 @@ func InjectShortSubmit(r *Ring, by, times int) {
 // InjectSetupFault makes the next times io_uring_setup calls fail with err.
 func InjectSetupFault(err syscall.Errno, times int) { setSetupFault(err, times) }
 
+// InjectRegisterFault makes io_uring_register calls that register files or
+// buffers fail with err times times, after the next skip went through.
+func InjectRegisterFault(err syscall.Errno, skip, times int) { setRegisterFault(err, skip, times) }
+
 // MaskKernel makes the kernel boundary answer as Linux major.minor would;
 // MaskKernel(0, 0) lifts the mask.
 func MaskKernel(major, minor int) { maskKernel(major, minor) }

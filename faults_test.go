@@ -240,6 +240,33 @@ func TestFaultSetup(t *testing.T) {
 	require.NoError(t, r.Close())
 }
 
+// A failed registration leaves nothing behind: the next one works, and
+// buffers that failed to register are not kept pinned as registered.
+func TestFaultRegister(t *testing.T) {
+	r := newRing(t, uring.WithShards(2))
+	uring.InjectRegisterFault(syscall.ENOMEM, 0, 1)
+	require.ErrorIs(t, r.RegisterBuffers([][]byte{make([]byte, 4096)}), syscall.ENOMEM)
+	require.ErrorContains(t, r.UnregisterBuffers(), "none registered")
+	require.NoError(t, r.RegisterBuffers([][]byte{make([]byte, 4096)}))
+	require.NoError(t, r.UnregisterBuffers())
+
+	uring.InjectRegisterFault(syscall.ENOMEM, 0, 1)
+	require.ErrorIs(t, r.RegisterFiles([]int{0}), syscall.ENOMEM)
+	require.NoError(t, r.RegisterFiles([]int{0}))
+	require.NoError(t, r.UnregisterFiles())
+	uring.InjectRegisterFault(syscall.ENOMEM, 0, 1)
+	require.ErrorIs(t, r.RegisterFilesSparse(8), syscall.ENOMEM)
+	require.NoError(t, r.RegisterFilesSparse(8))
+
+	// The second shard's buffer ring fails: the first one's is undone.
+	uring.InjectRegisterFault(syscall.ENOMEM, 1, 1)
+	_, err := r.NewBufferRing(5, 4, 64)
+	require.ErrorIs(t, err, syscall.ENOMEM)
+	br, err := r.NewBufferRing(5, 4, 64)
+	require.NoError(t, err, "the group is free again")
+	require.NoError(t, br.Close())
+}
+
 func TestKernelFloorMasks(t *testing.T) {
 	requireRing(t)
 	t.Cleanup(func() { uring.MaskKernel(0, 0) })

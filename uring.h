@@ -56,6 +56,8 @@ static inline int uring_since_masked(unsigned version) { return 0; }
 static inline void uring_set_kernel_mask(unsigned version) {}
 static inline void uring_set_setup_fault(int err, unsigned times) {}
 static inline int uring_setup_fault(void) { return 0; }
+static inline void uring_set_register_fault(int err, unsigned skip, unsigned times) {}
+static inline int uring_register_fault(void) { return 0; }
 static inline void uring_set_enter_fault(uring_t *u, int err, unsigned times, unsigned short_by, unsigned short_times) {}
 static inline int uring_enter_fault(uring_t *u, int *ret) { return 0; }
 #endif
@@ -220,7 +222,13 @@ static inline int uring_probe(uring_t *u, unsigned char *ops, int n) {
 static inline int uring_register_files_sparse(uring_t *u, unsigned n) {
 	if (uring_since_masked(0x0513))
 		return -EINVAL;
-	return io_uring_register_files_sparse(&u->ring, n);
+	int fault = uring_register_fault();
+	return fault ? fault : io_uring_register_files_sparse(&u->ring, n);
+}
+
+static inline int uring_register_files(uring_t *u, const int *fds, unsigned n) {
+	int fault = uring_register_fault();
+	return fault ? fault : io_uring_register_files(&u->ring, fds, n);
 }
 
 static inline int uring_fd(uring_t *u) { return u->ring.ring_fd; }
@@ -230,6 +238,9 @@ static inline unsigned uring_koverflow(uring_t *u) { return IO_URING_READ_ONCE(*
 
 // uring_register_buffers registers n buffers given as (address, length) pairs.
 static inline int uring_register_buffers(uring_t *u, const uint64_t *pairs, unsigned n) {
+	int fault = uring_register_fault();
+	if (fault)
+		return fault;
 	struct iovec *iov = calloc(n ? n : 1, sizeof *iov);
 	if (!iov)
 		return -ENOMEM;
@@ -255,6 +266,9 @@ static inline int uring_bufring_setup(uring_t *u, uring_bufring_t *b, unsigned e
 	void *ringmem = NULL, *mem = NULL;
 	if (uring_since_masked(0x0513)) // IORING_REGISTER_PBUF_RING: Linux 5.19
 		return -EINVAL;
+	int fault = uring_register_fault();
+	if (fault)
+		return fault;
 	if (posix_memalign(&ringmem, 4096, entries * sizeof(struct io_uring_buf)))
 		return -ENOMEM;
 	if (posix_memalign(&mem, 4096, (size_t)entries * size)) {

@@ -112,7 +112,7 @@ func (k *kernelRing) probe(supported []byte) int {
 }
 
 func (k *kernelRing) registerFiles(fds []int32) error {
-	return errno(C.io_uring_register_files(&k.u.ring, (*C.int)(unsafe.Pointer(&fds[0])), C.uint(len(fds))))
+	return errno(C.uring_register_files(k.u, (*C.int)(unsafe.Pointer(&fds[0])), C.uint(len(fds))))
 }
 
 func (k *kernelRing) registerFilesSparse(n int) error {
@@ -177,6 +177,11 @@ func (b *cBufRing) free(k *kernelRing) {
 
 //lint:ignore U1000 used under the uring_faults build tag
 func setKernelMask(major, minor int) { C.uring_set_kernel_mask(C.uint(major<<8 | minor)) }
+
+//lint:ignore U1000 used under the uring_faults build tag
+func setRegisterFault(err syscall.Errno, skip, times int) {
+	C.uring_set_register_fault(C.int(err), C.uint(skip), C.uint(times))
+}
 
 //lint:ignore U1000 used under the uring_faults build tag
 func setSetupFault(err syscall.Errno, times int) { C.uring_set_setup_fault(C.int(err), C.uint(times)) }

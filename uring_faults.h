@@ -84,6 +84,29 @@ static inline int uring_sqe_masked(const struct io_uring_sqe *sqe) {
 	return 0;
 }
 
+static int uring_fault_register_errno;
+static unsigned uring_fault_register_skip, uring_fault_register_times;
+
+// uring_set_register_fault makes io_uring_register calls fail with err
+// times times, after the next skip calls went through.
+static inline void uring_set_register_fault(int err, unsigned skip, unsigned times) {
+	uring_fault_register_errno = err;
+	uring_fault_register_skip = skip;
+	uring_fault_register_times = times;
+}
+
+// uring_register_fault returns -errno for an io_uring_register told to fail.
+static inline int uring_register_fault(void) {
+	if (uring_fault_register_times == 0)
+		return 0;
+	if (uring_fault_register_skip > 0) {
+		uring_fault_register_skip--;
+		return 0;
+	}
+	uring_fault_register_times--;
+	return -uring_fault_register_errno;
+}
+
 static inline void uring_set_setup_fault(int err, unsigned times) {
 	uring_fault_setup_errno = err;
 	uring_fault_setup_times = times;

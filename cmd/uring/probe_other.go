@@ -5,6 +5,8 @@ package main
 import (
 	"errors"
 	"runtime"
+
+	"github.com/goaio/uring"
 )
 
 // There is no io_uring off Linux: the report gives the OS as the kernel and
@@ -13,7 +15,7 @@ import (
 func probeKernelRelease() string { return runtime.GOOS }
 
 func diagnose(err error) (reason, fix string) {
-	return err.Error(), "run on Linux 5.5 or later; uring's fs and net packages fall back to os and net here"
+	return err.Error(), "run on Linux " + uring.FloorVersion + " or later; uring's fs and net packages fall back to os and net here"
 }
 
 func checkCapabilities() map[string]error {
