@@ -614,11 +614,13 @@ func TestHTTPTimeouts(t *testing.T) {
 				srv.IdleTimeout = timeout
 			})
 
-			// Half a header, then silence.
+			// Half a header, then silence. The server's clock starts when it
+			// accepted, which may be before Dial returns here: measure from
+			// before the dial.
+			begin := time.Now()
 			c, err := s.dial(context.Background())
 			require.NoError(t, err)
 			defer c.Close()
-			begin := time.Now()
 			_, err = io.WriteString(c, "GET / HTTP/1.1\r\nHo")
 			require.NoError(t, err)
 			require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
