@@ -8,6 +8,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -319,6 +321,19 @@ func (e *env) churnWorker(rng *rand.Rand) {
 			return
 		}
 		addr := ln.Addr().String()
+		// What the server side did with each conn, by the client's
+		// address, for the report of a dial that hears nothing.
+		var (
+			smu      sync.Mutex
+			served                 = map[string]string{}
+			t0                     = time.Now()
+			closedAt time.Duration = -1
+		)
+		note := func(raddr, what string) {
+			smu.Lock()
+			served[raddr] += fmt.Sprintf(" %s@%v", what, time.Since(t0).Round(time.Microsecond))
+			smu.Unlock()
+		}
 		var wg sync.WaitGroup
 		wg.Add(1)
 		aseed := rng.Uint64()
@@ -343,9 +358,13 @@ func (e *env) churnWorker(rng *rand.Rand) {
 					return
 				}
 				e.rec.op("net.churn accepted")
+				raddr := c.RemoteAddr().String()
+				note(raddr, "accepted")
 				_, err = c.Write([]byte{'x'})
 				e.check("churn server Write", err, cPeer)
+				note(raddr, fmt.Sprintf("wrote(err %v)", err))
 				c.Close()
+				note(raddr, "closed")
 			}
 		}()
 		for range rng.IntN(4) {
@@ -358,18 +377,27 @@ func (e *env) churnWorker(rng *rand.Rand) {
 				defer cancel()
 				var c net.Conn
 				var err error
+				kind := "ring"
 				if drng.IntN(2) == 0 {
 					c, err = (&unet.Dialer{Ring: e.ring}).DialContext(ctx, "tcp", addr)
 				} else {
+					kind = "std"
 					c, err = (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 				}
 				if err != nil {
 					// A dial may outlive the listener: refused, or reset.
-					e.netErr("churn dial", err, provoked|cRefused|cPeer)
+					e.netErr("churn dial "+kind, err, provoked|cRefused|cPeer)
 					return
 				}
+				dialed := time.Since(t0)
 				defer c.Close()
 				e.check("churn SetDeadline", c.SetDeadline(time.Now().Add(netSafety)), 0)
+				// Send first: a dial that completes as the listener closes
+				// can be left ESTABLISHED with no peer and no RST (seen with
+				// std's dialer too); a byte sent makes the kernel answer
+				// with a reset. And a dial connected to itself reads 'p'.
+				_, err = c.Write([]byte{'p'})
+				e.netErr("churn write "+kind, err, cPeer)
 				var b [1]byte
 				n, err := c.Read(b[:])
 				if n == 1 && b[0] != 'x' {
@@ -379,15 +407,75 @@ func (e *env) churnWorker(rng *rand.Rand) {
 					e.rec.op("net.churn verified")
 				}
 				// A conn still in the accept queue at Close is closed for it.
-				e.netErr("churn read", err, cEOF|cPeer)
+				if err != nil && classify(err) == cDeadline {
+					laddr := c.LocalAddr().String()
+					smu.Lock()
+					e.rec.fail("churn read (%s dialer): nothing within %v (hang): %v; dialed at %v, listener closed at %v, server side of %s:%s; listener:%s\nthe kernel's sockets on these ports:\n%s",
+						kind, netSafety, err, dialed.Round(time.Microsecond), closedAt.Round(time.Microsecond), laddr, or(served[laddr], " never accepted"), served["listener"],
+						tcpSockets(c.LocalAddr(), c.RemoteAddr()))
+					smu.Unlock()
+					return
+				}
+				e.netErr("churn read "+kind, err, cEOF|cPeer)
 			}()
 		}
 		time.Sleep(randDur(rng, 5*time.Millisecond))
+		note("listener", "closing")
 		e.check("churn listener Close", ln.Close(), 0)
+		smu.Lock()
+		closedAt = time.Since(t0)
+		smu.Unlock()
 		e.rec.op("net.listener-close")
 		if !waitTimeout(&wg, 2*netSafety) {
 			e.rec.fail("churn: accept or dials did not end within %v of the listener's Close (hang)\n%s", 2*netSafety, goroutineDump())
 			return
 		}
 	}
+}
+
+func or(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
+}
+
+// tcpSockets lists the lines of /proc/net/tcp that involve the ports of a
+// or b, with whether this process holds each socket (by inode), to tell
+// what a silent peer is.
+func tcpSockets(a, b net.Addr) string {
+	data, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return err.Error()
+	}
+	mine := map[string]string{}
+	for fd, target := range fdTargets() {
+		if ino, ok := strings.CutPrefix(target, "socket:["); ok {
+			mine[strings.TrimSuffix(ino, "]")] = fd
+		}
+	}
+	var ports []string
+	for _, x := range []net.Addr{a, b} {
+		if ta, ok := x.(*net.TCPAddr); ok {
+			ports = append(ports, fmt.Sprintf(":%04X", ta.Port))
+		}
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 10 {
+			continue
+		}
+		for _, p := range ports {
+			if strings.HasSuffix(f[1], p) || strings.HasSuffix(f[2], p) {
+				owner := "not ours"
+				if fd, ok := mine[f[9]]; ok {
+					owner = "our fd " + fd
+				}
+				out = append(out, fmt.Sprintf("  local %s remote %s state %s inode %s (%s)", f[1], f[2], f[3], f[9], owner))
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }
