@@ -1,8 +1,9 @@
 # Build, test and check github.com/goaio/uring.
 #
 #   make test             the whole suite: vet, unit, -race, cgocheck2, examples, fault injection,
-#                         fs and net on masked older kernels, cross builds
+#                         fs and net on masked older kernels, cross builds, a 60 s soak
 #   make check            gofmt, go vet, staticcheck
+#   make soak             mixed fs/net load with cancels, deadlines and Closes for SOAK (10m); fails on leaks
 #   make bench            the main job (Go benchmarks until the `uring bench` command exists)
 #   make fuzz             a short run of every Fuzz target (FUZZTIME each)
 #   make container-test   Dockerfile.test in a container with io_uring allowed
@@ -23,6 +24,10 @@ TESTFLAGS   ?=
 BENCH       ?= .
 BENCHTIME   ?= 1s
 FUZZTIME    ?= 10s
+# The soak's duration. It reaches only the soak's own go test runs: with
+# SOAK in the environment, go test ./... would run the soak in every pass.
+SOAK        ?= 10m
+unexport SOAK
 STATICCHECK_VERSION ?= v0.8.2
 GOBIN_DIR   := $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN_DIR)/staticcheck
@@ -35,12 +40,12 @@ export URING_REQUIRE
 endif
 
 .PHONY: all deps build test vet unit race cgocheck faults floor cross check fmt staticcheck bench gobench bench-deps fuzz \
-	container-test container-test-default clean help
+	soak container-test container-test-default clean help
 
 all: check test
 
 help:
-	@sed -n '3,10p' Makefile
+	@sed -n '3,11p' Makefile
 
 # liburing-dev gives liburing.h and the static liburing.a that the default
 # build links. Root installs it; anyone else is told the command.
@@ -69,6 +74,7 @@ test: deps
 	$(GO) test -race -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) $(PKGS)
 	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) $(PKGS)
 	@$(MAKE) --no-print-directory faults floor cross
+	@$(MAKE) --no-print-directory soak SOAK=60s
 
 # The fault seam (-tags uring_faults): io_uring_enter and setup failing on
 # purpose, short submissions, and kernels below the floor, in the root
@@ -104,6 +110,13 @@ cross:
 	GOOS=darwin $(GO) vet $(PKGS)
 	GOOS=windows $(GO) vet $(PKGS)
 	$(GO) build -tags uring_dynamic $(PKGS)
+
+# The soak (internal/soak): file, echo and net/http traffic on one ring for
+# SOAK, then descriptors, goroutines and in-flight requests must be back to
+# their start and RSS within 10% of its value after a minute. Its timeout is
+# SOAK plus 5 minutes ("10m5m": Go durations add up their parts).
+soak: deps
+	SOAK=$(SOAK) $(GO) test -count=1 -v -run '^TestSoak$$' -timeout $(SOAK)5m ./internal/soak
 
 check: deps fmt
 	$(GO) vet $(PKGS)

@@ -63,6 +63,18 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 			defer cancel()
 		}
 		c, err := d.dialOne(actx, r, network, address, ra)
+		// As std: when the kernel picks the local port, a TCP dial to a
+		// port nobody listens on can connect to itself (the kernel chose
+		// the destination port as the source), and a picked port can be
+		// taken (EADDRNOTAVAIL). Try again, twice at most, then relent.
+		if _, ok := ra.(*net.TCPAddr); ok && d.kernelPicksPort() {
+			for i := 0; i < 2 && (selfConnect(c, err) || spuriousENOTAVAIL(err)); i++ {
+				if err == nil {
+					c.Close()
+				}
+				c, err = d.dialOne(actx, r, network, address, ra)
+			}
+		}
 		if err == nil {
 			return c, nil
 		}
@@ -74,6 +86,31 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 		}
 	}
 	return nil, first
+}
+
+// kernelPicksPort reports whether the dial leaves the local port to the kernel.
+func (d *Dialer) kernelPicksPort() bool {
+	la, ok := d.LocalAddr.(*net.TCPAddr)
+	return d.LocalAddr == nil || ok && (la == nil || la.Port == 0)
+}
+
+// selfConnect reports whether c is a TCP connection to itself, as std's.
+func selfConnect(c net.Conn, err error) bool {
+	if err != nil {
+		return false
+	}
+	l, lok := c.LocalAddr().(*net.TCPAddr)
+	r, rok := c.RemoteAddr().(*net.TCPAddr)
+	if !lok || !rok {
+		return true // as std: no addresses, try again
+	}
+	return l.Port == r.Port && l.IP.Equal(r.IP)
+}
+
+// spuriousENOTAVAIL reports whether err is the EADDRNOTAVAIL of a local
+// port the kernel picked that was in use, as std's.
+func spuriousENOTAVAIL(err error) bool {
+	return errors.Is(err, syscall.EADDRNOTAVAIL)
 }
 
 func (d *Dialer) deadline(ctx context.Context, now time.Time) time.Time {
