@@ -99,7 +99,7 @@ func probeKernel() error {
 
 func floorError(name, since string) error {
 	return &UnsupportedError{What: "io_uring", Cause: fmt.Errorf(
-		"Linux %s or newer needed: this kernel lacks %s (Linux %s); fs and net use os and net instead",
+		"needs Linux %s or newer: this kernel lacks %s (Linux %s); fs and net use os and net instead",
 		FloorVersion, name, since)}
 }
 

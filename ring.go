@@ -114,7 +114,9 @@ func (r *Ring) Close() error {
 		return r.closeErr
 	}
 	r.closed.Store(true)
-	r.lifeMu.Lock() // wait out registrations that began before closed was set
+	// A barrier: wait out registrations that began before closed was set.
+	r.lifeMu.Lock()
+	//lint:ignore SA2001 the critical section is empty on purpose
 	r.lifeMu.Unlock()
 	var wg sync.WaitGroup
 	for _, s := range r.shards {

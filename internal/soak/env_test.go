@@ -48,16 +48,6 @@ func (e *env) running() bool {
 	}
 }
 
-// sleep waits d or until the end, whichever is first.
-func (e *env) sleep(d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-e.stop:
-	}
-}
-
 // record counts operations per kind, the errors the scenario provokes per
 // class, and keeps the text of every failure (the first few in full).
 type record struct {
