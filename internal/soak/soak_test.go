@@ -216,12 +216,15 @@ func TestSoak(t *testing.T) {
 	if endClosed.goroutines != beforeRing.goroutines {
 		t.Errorf("goroutines after ring.Close: %d, before the ring: %d:\n%s", endClosed.goroutines, beforeRing.goroutines, endClosed.dump)
 	}
-	if raceEnabled {
+	if raceEnabled || dur < 2*time.Minute {
 		// Under the race detector RSS holds ThreadSanitizer's shadow memory
 		// and goroutine histories, which grow with every goroutine the run
 		// creates (measured: +0.5 MiB/s here while the Go runtime's own
-		// memory stays flat) and are not ours: hold the heap the GC finds
-		// live to the 10% instead.
+		// memory stays flat) and are not ours. A run shorter than 2 minutes
+		// has no first minute to measure from, and at 1/6 of it RSS is still
+		// warming up (a 60 s run went 18.4 -> 20.7 MiB while the live heap
+		// fell 2.4 -> 1.4 MiB). Both hold the heap the GC finds live to the
+		// 10% instead; the 10-minute soak keeps the RSS rule.
 		if limit := ref.live + ref.live/10; endOpen.live > limit {
 			t.Errorf("live heap grew: %s at the end, more than 10%% above %s at %s", kib(endOpen.live), kib(ref.live), refName)
 		}
