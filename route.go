@@ -73,17 +73,27 @@ func (r *Ring) shardFor(op *ops.Op) *shard {
 	if len(r.shards) == 1 {
 		return r.shards[0]
 	}
-	switch k, id := routeOf(op); k {
-	case routeTable:
-		return r.shards[0]
-	case routeTarget:
-		if i := shardOf(id); i < len(r.shards) {
-			return r.shards[i]
-		}
-	case routeEvery:
-		return nil
+	k, id := routeOf(op)
+	if s, routed := r.routed(k, id); routed {
+		return s
 	}
 	return r.pick()
+}
+
+// routed returns the shard route k (with target id) names, and false for
+// routeLocal and for an ID that names no shard of r: the caller picks.
+func (r *Ring) routed(k route, id uint64) (*shard, bool) {
+	switch k {
+	case routeTable:
+		return r.shards[0], true
+	case routeTarget:
+		if i := shardOf(id); i < len(r.shards) {
+			return r.shards[i], true
+		}
+	case routeEvery:
+		return nil, true
+	}
+	return nil, false
 }
 
 // batchShard returns the one shard a batch can run on: the shard its routed
@@ -94,15 +104,13 @@ func (r *Ring) batchShard(batch []ops.Op) (*shard, error) {
 	}
 	var s *shard
 	for i := range batch {
-		k, _ := routeOf(&batch[i])
-		if k == routeLocal {
+		t, routed := r.routed(routeOf(&batch[i]))
+		switch {
+		case !routed:
 			continue
-		}
-		t := r.shardFor(&batch[i])
-		if t == nil {
+		case t == nil:
 			return nil, errBatchEvery
-		}
-		if s != nil && t != s {
+		case s != nil && t != s:
 			return nil, errBatchShards
 		}
 		s = t
