@@ -3,7 +3,6 @@ package uring
 import (
 	"context"
 	"errors"
-	"sync"
 	"syscall"
 	"time"
 
@@ -11,6 +10,28 @@ import (
 )
 
 var errDeadline = context.DeadlineExceeded
+
+// begin is what every call that submits an op does first: the Ring is open,
+// op is valid and runs on a shard that has it, and ctx is live. s is nil for
+// an op that runs on every shard (a cancel by fd or of any request), which
+// shard 0 admits for all.
+func (r *Ring) begin(ctx context.Context, op *ops.Op, multishot bool) (*shard, error) {
+	if r.closed.Load() {
+		return nil, ErrClosed
+	}
+	s := r.shardFor(op)
+	t := s
+	if t == nil {
+		t = r.shards[0]
+	}
+	if err := t.admit(op, multishot); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
 
 // Do submits op and parks the calling goroutine until it completes.
 //
@@ -20,39 +41,18 @@ var errDeadline = context.DeadlineExceeded
 // the kernel is done with op's memory, and if the operation completed anyway
 // its real result is returned. Do with a multishot op returns ErrMultishot.
 func (r *Ring) Do(ctx context.Context, op ops.Op) (Result, error) {
-	if r.closed.Load() {
-		return Result{}, ErrClosed
+	s, err := r.begin(ctx, &op, false)
+	if err != nil {
+		return Result{}, err
 	}
-	s := r.shardFor(&op)
 	if s == nil {
 		return r.doEvery(ctx, &op)
 	}
 	return s.do(ctx, &op)
 }
 
-func (s *shard) check(op *ops.Op) error {
-	if err := op.Err(); err != nil {
-		return err
-	}
-	if e := s.broken.Load(); e != nil {
-		return *e
-	}
-	if !s.probe.supported[op.Opcode] {
-		return &UnsupportedError{What: "operation " + op.Opcode.String()}
-	}
-	return nil
-}
-
+// do runs an admitted op on s and waits for it.
 func (s *shard) do(ctx context.Context, op *ops.Op) (Result, error) {
-	if err := s.check(op); err != nil {
-		return Result{}, err
-	}
-	if op.Multishot() {
-		return Result{}, ErrMultishot
-	}
-	if err := ctx.Err(); err != nil {
-		return Result{}, err
-	}
 	idx, sl, err := s.acquire(ctx)
 	if err != nil {
 		return Result{}, err
@@ -63,21 +63,7 @@ func (s *shard) do(ctx context.Context, op *ops.Op) (Result, error) {
 		return Result{}, err
 	}
 	s.stage(entries[:n], idx)
-	if sl.selfDone {
-		// Completed inline and dispatched by this goroutine: no wake-up needed.
-	} else if done := ctx.Done(); done == nil {
-		<-sl.done
-	} else {
-		select {
-		case <-sl.done:
-		case <-done:
-			s.cancelFor(ctx, sl)
-			<-sl.done
-		}
-	}
-	if sl.counted {
-		s.woken.Add(-1)
-	}
+	s.await(ctx, sl, func() { s.cancelFor(ctx, sl) })
 	res, err := s.outcome(sl)
 	s.release(idx)
 	return res, err
@@ -104,15 +90,20 @@ func (s *shard) setup(ctx context.Context, sl *slot, op *ops.Op, mode slotMode, 
 			return 0, errDeadline
 		}
 		sl.deadline = dl
-		sc := s.scratchAt(sl)
-		sc.lts[0], sc.lts[1] = int64(d/time.Second), int64(d%time.Second)
 		entries[0].flags |= ops.FlagIOLink
-		entries[1] = sqe{opcode: uint8(ops.OpLinkTimeout), fd: -1, len: 1,
-			addr: scratchAddr(&sc.lts), userData: tagInternal | entries[0].userData}
+		entries[1] = s.linkTimeout(sl, d, entries[0].userData)
 		n = 2
 	}
 	sl.busy.Store(true) // publishes the slot to the dispatcher
 	return n, nil
+}
+
+// linkTimeout is the SQE of a linked timeout of d for request ud, with its
+// timespec in sl's scratch.
+func (s *shard) linkTimeout(sl *slot, d time.Duration, ud uint64) sqe {
+	sc := s.scratchAt(sl)
+	sc.lts[0], sc.lts[1] = int64(d/time.Second), int64(d%time.Second)
+	return sqe{opcode: uint8(ops.OpLinkTimeout), fd: -1, len: 1, addr: scratchAddr(&sc.lts), userData: internalID(ud)}
 }
 
 // abort undoes setup for a request that was never submitted.
@@ -127,7 +118,7 @@ func (s *shard) cancelFor(ctx context.Context, sl *slot) {
 	if !sl.deadline.IsZero() && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return
 	}
-	s.cancel(s.userData(sl.idx))
+	s.cancel(s.userData(sl))
 }
 
 // DoBatch submits batch in one submission, in order, and waits for all of
@@ -149,24 +140,21 @@ func (r *Ring) DoBatch(ctx context.Context, batch []ops.Op, results []Result) er
 	if err != nil {
 		return err
 	}
-	return s.doBatch(ctx, batch, results)
-}
-
-func (s *shard) doBatch(ctx context.Context, batch []ops.Op, results []Result) error {
 	if len(batch) > s.stageCap || len(batch) > len(s.slots) {
 		return ErrBatchTooLarge
 	}
 	for i := range batch {
-		if err := s.check(&batch[i]); err != nil {
+		if err := s.admit(&batch[i], false); err != nil {
 			return err
-		}
-		if batch[i].Multishot() {
-			return ErrMultishot
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	return s.doBatch(ctx, batch, results)
+}
+
+func (s *shard) doBatch(ctx context.Context, batch []ops.Op, results []Result) error {
 	idx := make([]int32, len(batch))
 	if err := s.acquireN(ctx, idx); err != nil {
 		return err
@@ -189,26 +177,19 @@ func (s *shard) doBatch(ctx context.Context, batch []ops.Op, results []Result) e
 		s.slots[i].busy.Store(true)
 	}
 	s.stage(entries, -1)
-	done := ctx.Done()
-	cancelled := false
+	cancelled, swept := false, false
 	for i, j := range idx {
 		sl := &s.slots[j]
-		if done == nil {
-			<-sl.done
-		} else {
-			select {
-			case <-sl.done:
-			case <-done:
-				cancelled = true
+		var cancelRest func()
+		if !swept {
+			cancelRest = func() {
 				for _, k := range idx[i:] {
-					s.cancel(s.userData(k))
+					s.cancel(s.userData(&s.slots[k]))
 				}
-				<-sl.done
-				done = nil
 			}
 		}
-		if sl.counted {
-			s.woken.Add(-1)
+		if s.await(ctx, sl, cancelRest) {
+			cancelled, swept = true, true
 		}
 		var err error
 		results[i], err = s.outcome(sl)
@@ -257,185 +238,10 @@ func (s *shard) linkBatchDeadline(ctx context.Context, idx []int32, entries []sq
 		}
 		sl := &s.slots[idx[i]]
 		sl.deadline = dl
-		sc := s.scratchAt(sl)
-		sc.lts[0], sc.lts[1] = int64(d/time.Second), int64(d%time.Second)
 		e.flags |= ops.FlagIOLink
-		out = append(out, e, sqe{opcode: uint8(ops.OpLinkTimeout), fd: -1, len: 1,
-			addr: scratchAddr(&sc.lts), userData: tagInternal | e.userData})
+		out = append(out, e, s.linkTimeout(sl, d, e.userData))
 	}
 	return out
-}
-
-// Async submits op and returns at once; fn runs with the result when op
-// completes. Callbacks run one at a time on a goroutine of the Ring's (one per
-// shard), never on the goroutine that reaps completions: fn may call Do,
-// DoBatch, Async and Close, though while it blocks the callbacks queued
-// behind it wait. A Close called from fn does not wait for fn to return.
-func (r *Ring) Async(ctx context.Context, op ops.Op, fn func(Result, error)) error {
-	if fn == nil {
-		return errors.New("uring: Async: nil callback")
-	}
-	_, err := r.start(ctx, &op, modeCallback, fn, nil)
-	return err
-}
-
-// Future is an operation in flight whose result can be awaited or selected on.
-type Future struct {
-	done chan struct{}
-	res  Result
-	err  error
-	id   uint64
-	s    *shard
-}
-
-// Submit submits op and returns a Future for its result. The Future's
-// resources are released when the operation completes, whether or not the
-// result is ever read.
-func (r *Ring) Submit(ctx context.Context, op ops.Op) (*Future, error) {
-	f := &Future{done: make(chan struct{})}
-	if _, err := r.start(ctx, &op, modeFuture, nil, f); err != nil {
-		return nil, err
-	}
-	return f, nil
-}
-
-// Done is closed when the operation has completed.
-func (f *Future) Done() <-chan struct{} { return f.done }
-
-// Wait blocks until the operation completes and returns its result.
-func (f *Future) Wait() (Result, error) {
-	<-f.done
-	return f.res, f.err
-}
-
-// ID is the request's ID: the target for ops.AsyncCancel, ops.PollRemove
-// and ops.TimeoutRemove.
-func (f *Future) ID() uint64 { return f.id }
-
-// Cancel asks the kernel to cancel the operation; Wait then reports
-// syscall.ECANCELED unless it completed first.
-func (f *Future) Cancel() {
-	select {
-	case <-f.done:
-	default:
-		if f.s != nil {
-			f.s.cancel(f.id)
-		}
-	}
-}
-
-// afterCancel ties a request to ctx: ctx's end cancels it, and its completion
-// unregisters the hook so long-lived contexts do not collect them.
-type afterCancel struct {
-	mu       sync.Mutex
-	finished bool
-	stop     func() bool
-}
-
-func (a *afterCancel) finish() {
-	if a == nil {
-		return
-	}
-	a.mu.Lock()
-	a.finished = true
-	stop := a.stop
-	a.mu.Unlock()
-	if stop != nil {
-		stop()
-	}
-}
-
-func (s *shard) hookContext(ctx context.Context, ud uint64, a *afterCancel) {
-	stop := context.AfterFunc(ctx, func() { s.cancel(ud) })
-	a.mu.Lock()
-	if a.finished {
-		a.mu.Unlock()
-		stop()
-		return
-	}
-	a.stop = stop
-	a.mu.Unlock()
-}
-
-// start submits op for a callback or future and returns without waiting.
-func (r *Ring) start(ctx context.Context, op *ops.Op, mode slotMode, fn func(Result, error), f *Future) (uint64, error) {
-	if r.closed.Load() {
-		return 0, ErrClosed
-	}
-	s := r.shardFor(op)
-	if s == nil {
-		return 0, r.startEvery(ctx, op, fn, f)
-	}
-	if err := s.check(op); err != nil {
-		return 0, err
-	}
-	if op.Multishot() {
-		return 0, ErrMultishot
-	}
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	_, sl, err := s.acquire(ctx)
-	if err != nil {
-		return 0, err
-	}
-	var a *afterCancel
-	if ctx.Done() != nil {
-		a = &afterCancel{}
-	}
-	sl.cb, sl.fut, sl.after = fn, f, a
-	var entries [2]sqe
-	n, err := s.setup(ctx, sl, op, mode, entries[:])
-	if err != nil {
-		return 0, err
-	}
-	ud := entries[0].userData
-	if f != nil {
-		f.id, f.s = ud, s
-	}
-	s.stage(entries[:n], -1)
-	if a != nil {
-		s.hookContext(ctx, ud, a)
-	}
-	return ud, nil
-}
-
-// startEvery runs an op that spans every shard (a cancel by fd) for a
-// callback or future: a goroutine does it and delivers the result. The
-// Future has no single request ID, so its ID is 0.
-func (r *Ring) startEvery(ctx context.Context, op *ops.Op, fn func(Result, error), f *Future) error {
-	if err := r.shards[0].check(op); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	o := *op
-	go func() {
-		res, err := r.doEvery(ctx, &o)
-		if fn != nil {
-			r.shards[0].cbs.push(callback{fn, res, err})
-			return
-		}
-		f.res, f.err = res, err
-		close(f.done)
-	}()
-	return nil
-}
-
-// outcomeErr maps a final negative result for calls that did not go through
-// outcome (streams).
-func (s *shard) streamErr(ctx context.Context, res int32) error {
-	en := syscall.Errno(-res)
-	if en == syscall.ECANCELED {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if s.closed.Load() {
-			return ErrClosed
-		}
-	}
-	return errnoErr(en)
 }
 
 // CancelFD cancels every request on fd, on every shard (IORING_ASYNC_CANCEL_FD,

@@ -88,7 +88,7 @@ func (s *shard) prepare(e *sqe, sl *slot, op *ops.Op) error {
 		addr:        op.AddrVal,
 		len:         op.Len,
 		opFlags:     op.OpFlags,
-		userData:    s.userData(sl.idx),
+		userData:    s.userData(sl),
 		bufIndex:    op.BufIndex,
 		personality: op.Personality,
 		spliceFdIn:  op.SpliceFdIn,
@@ -115,7 +115,7 @@ func (s *shard) prepare(e *sqe, sl *slot, op *ops.Op) error {
 	}
 	if op.Opcode == ops.OpMsgRing && op.AddrVal == ops.MsgData {
 		// Whatever user_data the Op names, the target must see a message.
-		e.off = e.off&^tagInternal | tagMessage
+		e.off = messageID(e.off)
 	}
 	sl.kind = op.Kind
 	if op.Kind == ops.ArgNone {

@@ -217,8 +217,8 @@ func (br *BufferRing) Close() error {
 	br.r.regMu.Unlock()
 	for i, b := range br.rings {
 		s := br.r.shards[i]
-		s.statsMu.Lock() // kclosed and the kernel ring change together under it
-		if s.kclosed {
+		s.statsMu.Lock() // the move to shardFreed happens under it
+		if s.state.Load() == shardFreed {
 			b.free(nil)
 		} else {
 			b.free(s.k)

@@ -16,10 +16,9 @@ import (
 // goroutines at once.
 type Ring struct {
 	shards    []*shard
-	closing   atomic.Bool   // Close has begun
+	closed    atomic.Bool   // Close has begun: calls return ErrClosed
 	closeDone chan struct{} // closed when Close has finished
 	closeErr  error
-	closed    atomic.Bool
 	// lifeMu keeps the kernel rings alive under calls that use them outside
 	// the request path (registration, Fd, WithAttachWQ): they hold it shared,
 	// and Close takes it once, after closed is set, to wait them out.
@@ -107,13 +106,12 @@ func (r *Ring) pick() *shard {
 // inside an Async callback, where Close never waits for that callback.
 func (r *Ring) Close() error {
 	self := goroutineID()
-	if !r.closing.CompareAndSwap(false, true) {
+	if !r.closed.CompareAndSwap(false, true) {
 		if !r.inCallback(self) {
 			<-r.closeDone
 		}
 		return r.closeErr
 	}
-	r.closed.Store(true)
 	// A barrier: wait out registrations that began before closed was set.
 	r.lifeMu.Lock()
 	//lint:ignore SA2001 the critical section is empty on purpose

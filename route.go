@@ -128,6 +128,9 @@ func (r *Ring) doEvery(ctx context.Context, op *ops.Op) (Result, error) {
 	all := op.OpFlags&ops.CancelAll != 0
 	n, found := 0, false
 	for _, s := range r.shards {
+		if err := s.admit(op, false); err != nil {
+			return Result{}, err
+		}
 		res, err := s.do(ctx, op)
 		if errors.Is(err, syscall.ENOENT) {
 			continue

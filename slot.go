@@ -20,7 +20,7 @@ const (
 )
 
 // slot is the Go side of one request. Its index and generation form the
-// request's user_data, so no Go pointer ever reaches the kernel as a token.
+// request's user_data (userdata.go).
 type slot struct {
 	gen  atomic.Uint32
 	busy atomic.Bool // published after setup: dispatch reads the slot only when set
@@ -83,4 +83,121 @@ func (sl *slot) unpin() {
 		sl.pin.Unpin()
 		sl.pinned = false
 	}
+}
+
+// The slot table: s.slots[i] is request i, s.free lists the idle ones.
+
+// acquire takes a free slot, waiting while all are in use until one frees,
+// ctx ends or the shard closes.
+func (s *shard) acquire(ctx context.Context) (int32, *slot, error) {
+	idx, ok := s.free.pop()
+	if !ok {
+		s.nSlotWaits.Add(1)
+		err := s.free.waitFor(ctx, func() bool {
+			idx, ok = s.free.pop()
+			return ok || s.closing()
+		})
+		if err != nil {
+			return 0, nil, err
+		}
+	}
+	if s.closing() {
+		if ok {
+			s.free.push(idx)
+		}
+		return 0, nil, ErrClosed
+	}
+	sl := s.slotFor(idx)
+	sl.gen.Store((sl.gen.Load() + 1) & genMask)
+	return idx, sl, nil
+}
+
+// slotFor returns slot idx for a new request, setting it up on first use.
+func (s *shard) slotFor(idx int32) *slot {
+	sl := &s.slots[idx]
+	if sl.done == nil {
+		sl.done = make(chan struct{}, 1)
+		sl.idx = idx
+	}
+	return sl
+}
+
+// acquireN takes len(idx) slots. Batches take turns, so two batches never
+// each hold half of what both need; a wait ends with ctx or Close, and
+// gives back what it took.
+func (s *shard) acquireN(ctx context.Context, idx []int32) error {
+	if err := s.free.takeTurn(ctx); err != nil {
+		if err == errShutdown {
+			return ErrClosed
+		}
+		return err
+	}
+	defer s.free.endTurn()
+	got := 0
+	take := func() bool {
+		for got < len(idx) {
+			i, ok := s.free.pop()
+			if !ok {
+				return s.closing()
+			}
+			idx[got] = i
+			got++
+		}
+		return true
+	}
+	var err error
+	if !take() {
+		s.nSlotWaits.Add(1)
+		err = s.free.waitFor(ctx, take)
+	}
+	if err == nil && s.closing() {
+		err = ErrClosed
+	}
+	if err != nil {
+		for _, i := range idx[:got] {
+			s.free.push(i)
+		}
+		return err
+	}
+	for _, i := range idx {
+		sl := s.slotFor(i)
+		sl.gen.Store((sl.gen.Load() + 1) & genMask)
+	}
+	return nil
+}
+
+// release returns slot idx to the free list once its request is over: the
+// kernel no longer uses any memory the request named.
+func (s *shard) release(idx int32) {
+	sl := &s.slots[idx]
+	sl.reset()
+	s.free.push(idx)
+	if s.closing() {
+		select {
+		case s.drained <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// userData is the request ID of sl's current request.
+func (s *shard) userData(sl *slot) uint64 { return requestID(s.id, sl.gen.Load(), sl.idx) }
+
+// slotByID returns the busy slot whose current request is ud, or nil for
+// an ID that names no request of this shard (a stale or foreign one).
+func (s *shard) slotByID(ud uint64) *slot {
+	idx := slotOf(ud)
+	if idx < 0 || int(idx) >= len(s.slots) {
+		return nil
+	}
+	sl := &s.slots[idx]
+	if !sl.busy.Load() || s.userData(sl) != ud {
+		return nil
+	}
+	return sl
+}
+
+// idle reports whether every slot is free.
+func (s *shard) idle() bool {
+	return int(s.free.nfree.Load()) == len(s.slots)
 }

@@ -50,21 +50,13 @@ func (st *stream) take(buf []Result) ([]Result, bool) {
 // (of a BufferRing of this Ring) are handed back to the kernel.
 func (r *Ring) Stream(ctx context.Context, op ops.Op) iter.Seq2[Result, error] {
 	return func(yield func(Result, error) bool) {
-		if r.closed.Load() {
-			yield(Result{}, ErrClosed)
+		s, err := r.begin(ctx, &op, true)
+		if err != nil {
+			yield(Result{}, err)
 			return
 		}
-		s := r.shardFor(&op)
 		if s == nil {
 			s = r.pick() // a cancel by fd yields once: the caller's shard answers
-		}
-		if err := s.check(&op); err != nil {
-			yield(Result{}, err)
-			return
-		}
-		if err := ctx.Err(); err != nil {
-			yield(Result{}, err)
-			return
 		}
 		_, sl, err := s.acquire(ctx)
 		if err != nil {
@@ -133,15 +125,12 @@ type Multi struct {
 // armed across many calls (a connection's receive). It returns once op is
 // staged for submission; an error means nothing was submitted.
 func (r *Ring) Multishot(op ops.Op, sink Sink) (Multi, error) {
-	if r.closed.Load() {
-		return Multi{}, ErrClosed
+	s, err := r.begin(context.Background(), &op, true)
+	if err != nil {
+		return Multi{}, err
 	}
-	s := r.shardFor(&op)
 	if s == nil {
 		s = r.pick()
-	}
-	if err := s.check(&op); err != nil {
-		return Multi{}, err
 	}
 	_, sl, err := s.acquire(context.Background())
 	if err != nil {

@@ -104,17 +104,37 @@ func (r Result) BufferID() (uint16, bool) {
 // boxing it into an error allocates only for values above 255.
 func errnoErr(e syscall.Errno) error { return e }
 
-// Stats are a Ring's counters since New, summed over its shards.
+// Stats are a Ring's counters since New, summed over its shards. They say
+// where an operation's time goes: how many operations shared a system call
+// (MeanBatch, EntersPerOp), how many callers had to park and be woken
+// (ParksPerOp), and how often the completion side was woken (Wakeups).
 type Stats struct {
-	Submitted   uint64  // operations handed to the kernel
-	Completed   uint64  // completions reaped
-	InFlight    int64   // submitted, final completion not yet reaped
-	Batches     uint64  // io_uring_enter submissions
-	MeanBatch   float64 // Submitted / Batches
-	SQFullWaits uint64  // callers that waited for SQ space (back-pressure)
-	SlotWaits   uint64  // calls that waited for a free request slot
-	CQOverflows uint64  // times the kernel flagged a CQ overflow (nothing is lost)
-	KernelDrops uint64  // completions the kernel dropped (IORING_FEAT_NODROP failed)
-	Foreign     uint64  // completions with no matching request (e.g. msg_ring data)
-	Shards      int
+	Submitted     uint64  // operations handed to the kernel
+	Completed     uint64  // completions reaped
+	InFlight      int64   // submitted, final completion not yet reaped
+	Batches       uint64  // io_uring_enter submissions
+	MeanBatch     float64 // Submitted / Batches
+	Enters        uint64  // io_uring_enter system calls of every kind: submissions, waits, flushes
+	TaskrunEnters uint64  // enters made only because the kernel flagged pending task work (IORING_SQ_TASKRUN)
+	Parks         uint64  // Do and DoBatch waits that parked the caller (the rest completed inline)
+	Wakeups       uint64  // times a shard's completion goroutine was woken to reap
+	SQFullWaits   uint64  // callers that waited for SQ space (back-pressure)
+	SlotWaits     uint64  // calls that waited for a free request slot
+	CQOverflows   uint64  // times the kernel flagged a CQ overflow (nothing is lost)
+	KernelDrops   uint64  // completions the kernel dropped (IORING_FEAT_NODROP failed)
+	Foreign       uint64  // completions with no matching request (e.g. msg_ring data)
+	Shards        int
+}
+
+// ParksPerOp is the share of submitted operations whose caller parked.
+func (st Stats) ParksPerOp() float64 { return ratio(st.Parks, st.Submitted) }
+
+// EntersPerOp is io_uring_enter system calls per submitted operation.
+func (st Stats) EntersPerOp() float64 { return ratio(st.Enters, st.Submitted) }
+
+func ratio(a, b uint64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
 }

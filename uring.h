@@ -32,7 +32,9 @@ typedef struct {
 
 typedef struct {
 	struct io_uring ring;
-	uint64_t enters;        // io_uring_submit calls
+	uint64_t submits;       // io_uring_submit calls
+	uint64_t enters;        // io_uring_enter system calls: submits, waits and flushes
+	uint64_t taskrun;       // enters made only because IORING_SQ_TASKRUN was set
 	uint64_t sq_full_waits; // times the SQ had no room (SQPOLL)
 	uint64_t cq_overflows;  // times the kernel flagged a CQ overflow
 	unsigned reaped;        // completions the last uring_submit reaped
@@ -114,6 +116,7 @@ static inline unsigned uring_reap(uring_t *u, uring_cqe_t *out, unsigned max) {
 		// (IORING_FEAT_NODROP): flush them into the CQ we just emptied.
 		if (n < max && (IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_CQ_OVERFLOW)) {
 			u->cq_overflows++;
+			u->enters++;
 			io_uring_get_events(ring);
 			if (io_uring_cq_ready(ring))
 				continue;
@@ -165,6 +168,7 @@ static inline int uring_submit(uring_t *u, uintptr_t staged_addr, unsigned n, ui
 		copied++;
 	}
 	for (;;) {
+		u->submits++;
 		u->enters++;
 		if (!uring_enter_fault(u, &ret))
 			ret = io_uring_submit(ring);
@@ -196,7 +200,10 @@ static inline int uring_submit(uring_t *u, uintptr_t staged_addr, unsigned n, ui
 static inline int uring_wait(uring_t *u) {
 	struct io_uring_cqe *cqe;
 	int ret;
+	if (io_uring_cq_ready(&u->ring))
+		return 0;
 	do {
+		u->enters++;
 		ret = io_uring_wait_cqe(&u->ring, &cqe);
 	} while (ret == -EINTR || ret == -EAGAIN);
 	return ret;

@@ -40,18 +40,18 @@ func newKernelRing(entries, cqEntries uint32, flags uint32, sqIdleMs uint32, sqC
 func (k *kernelRing) submit(staged unsafe.Pointer, n int, out unsafe.Pointer, max int) (int, int, error) {
 	return 0, n, errNoKernelRing
 }
-func (k *kernelRing) wait() error                                          { return errNoKernelRing }
-func (k *kernelRing) reap(out unsafe.Pointer, max int) int                 { return 0 }
-func (k *kernelRing) close()                                               {}
-func (k *kernelRing) fd() int                                              { return -1 }
-func (k *kernelRing) counters() (enters, sqFull, cqOverflow, drops uint64) { return }
-func (k *kernelRing) probe(supported []byte) int                           { return 0 }
-func (k *kernelRing) registerFiles(fds []int32) error                      { return errNoKernelRing }
-func (k *kernelRing) registerFilesSparse(n int) error                      { return errNoKernelRing }
-func (k *kernelRing) updateFiles(off int, fds []int32) (int, error)        { return 0, errNoKernelRing }
-func (k *kernelRing) unregisterFiles() error                               { return errNoKernelRing }
-func (k *kernelRing) registerBuffers(pairs []uint64) error                 { return errNoKernelRing }
-func (k *kernelRing) unregisterBuffers() error                             { return errNoKernelRing }
+func (k *kernelRing) wait() error                                   { return errNoKernelRing }
+func (k *kernelRing) reap(out unsafe.Pointer, max int) int          { return 0 }
+func (k *kernelRing) close()                                        {}
+func (k *kernelRing) fd() int                                       { return -1 }
+func (k *kernelRing) counters() kernelCounters                      { return kernelCounters{} }
+func (k *kernelRing) probe(supported []byte) int                    { return 0 }
+func (k *kernelRing) registerFiles(fds []int32) error               { return errNoKernelRing }
+func (k *kernelRing) registerFilesSparse(n int) error               { return errNoKernelRing }
+func (k *kernelRing) updateFiles(off int, fds []int32) (int, error) { return 0, errNoKernelRing }
+func (k *kernelRing) unregisterFiles() error                        { return errNoKernelRing }
+func (k *kernelRing) registerBuffers(pairs []uint64) error          { return errNoKernelRing }
+func (k *kernelRing) unregisterBuffers() error                      { return errNoKernelRing }
 
 type cBufRing struct{}
 

@@ -40,16 +40,11 @@ func FilesUpdate(fds []int32, offset int) Op {
 	return Op{Opcode: OpFilesUpdate, Fd: -1, Addr: unsafe.Pointer(&fds[0]), Len: uint32(len(fds)), Off: uint64(offset)}
 }
 
-// MsgTag marks the user_data of a msg_ring message. Rings of this module
-// never give a request of their own an ID with this bit set (nor bit 63,
-// which they keep for internal requests), so a message can never be taken for
-// the completion of a request whose memory the kernel still uses.
-const MsgTag uint64 = 1 << 62
-
 // MsgRing posts a completion on another ring (whose fd is ringFd) with res as
-// its result and userData as its user_data. The target sees userData with
-// MsgTag set and bit 63 clear; a ring of this module submits it that way
-// whatever the Op says.
+// its result and userData as its user_data. A ring of this module marks the
+// user_data it sends as a message, so that the target can never take it for
+// the completion of one of its own requests; it counts such completions in
+// Stats.Foreign.
 //
 // Implements: io_uring_prep_msg_ring.
 func MsgRing(ringFd int, res uint32, userData uint64, flags uint32) Op {
@@ -57,5 +52,5 @@ func MsgRing(ringFd int, res uint32, userData uint64, flags uint32) Op {
 		return op
 	}
 	return Op{Opcode: OpMsgRing, Fd: int32(ringFd), AddrVal: MsgData, Len: res,
-		Off: userData&^(1<<63) | MsgTag, OpFlags: flags}
+		Off: userData, OpFlags: flags}
 }

@@ -215,7 +215,7 @@ func TestEncoding(t *testing.T) {
 		{"remove_buffers", ops.RemoveBuffers(2, 7), ops.Op{Opcode: ops.OpRemoveBuffers, Fd: 2, BufIndex: 7}},
 		{"files_update", ops.FilesUpdate(fds, 2), ops.Op{Opcode: ops.OpFilesUpdate, Fd: -1, Addr: unsafe.Pointer(&fds[0]),
 			Len: 3, Off: 2}},
-		{"msg_ring", ops.MsgRing(3, 42, 99, 0), ops.Op{Opcode: ops.OpMsgRing, Fd: 3, AddrVal: ops.MsgData, Len: 42, Off: 99 | ops.MsgTag}},
+		{"msg_ring", ops.MsgRing(3, 42, 99, 0), ops.Op{Opcode: ops.OpMsgRing, Fd: 3, AddrVal: ops.MsgData, Len: 42, Off: 99}},
 		{"getxattr", ops.Getxattr("/p", "user.n", buf), ops.Op{Opcode: ops.OpGetxattr, Str: [3]string{"user.n", "", "/p"},
 			Addr2: p, Len: 10}},
 		{"setxattr", ops.Setxattr("/p", "user.n", buf, 1), ops.Op{Opcode: ops.OpSetxattr, Str: [3]string{"user.n", "", "/p"},
