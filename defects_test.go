@@ -62,7 +62,7 @@ func blockingRead(t *testing.T, r *uring.Ring) (*uring.Future, func()) {
 
 func TestDefect1SlotWaitHonoursContext(t *testing.T) {
 	t.Run("Do", func(t *testing.T) {
-		r := newRing(t, uring.WithMaxInFlight(1))
+		r := newRing(t, uring.WithShards(1), uring.WithMaxInFlight(1))
 		_, release := blockingRead(t, r)
 		defer release()
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -72,7 +72,7 @@ func TestDefect1SlotWaitHonoursContext(t *testing.T) {
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 	})
 	t.Run("DoCancelled", func(t *testing.T) {
-		r := newRing(t, uring.WithMaxInFlight(1))
+		r := newRing(t, uring.WithShards(1), uring.WithMaxInFlight(1))
 		_, release := blockingRead(t, r)
 		defer release()
 		ctx, cancel := context.WithCancel(context.Background())
@@ -82,7 +82,7 @@ func TestDefect1SlotWaitHonoursContext(t *testing.T) {
 		require.ErrorIs(t, err, context.Canceled)
 	})
 	t.Run("DoBatch", func(t *testing.T) {
-		r := newRing(t, uring.WithMaxInFlight(2))
+		r := newRing(t, uring.WithShards(1), uring.WithMaxInFlight(2))
 		_, release := blockingRead(t, r)
 		defer release()
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -100,7 +100,7 @@ func TestDefect1SlotWaitHonoursContext(t *testing.T) {
 	t.Run("BatchTurn", func(t *testing.T) {
 		// A batch waiting for its turn behind another waiting batch also
 		// ends with its context.
-		r := newRing(t, uring.WithMaxInFlight(2))
+		r := newRing(t, uring.WithShards(1), uring.WithMaxInFlight(2))
 		_, release := blockingRead(t, r)
 		defer release()
 		first := make(chan error, 1)
@@ -120,7 +120,7 @@ func TestDefect1SlotWaitHonoursContext(t *testing.T) {
 	})
 	t.Run("Close", func(t *testing.T) {
 		requireRing(t)
-		r, err := uring.New(uring.WithMaxInFlight(1))
+		r, err := uring.New(uring.WithShards(1), uring.WithMaxInFlight(1))
 		require.NoError(t, err)
 		blockingRead(t, r)
 		errs := make(chan error, 2)

@@ -6,7 +6,7 @@ import (
 )
 
 // Option configures New. The zero configuration works: New() gives a ring with
-// one shard of 256 SQ entries.
+// one shard of 256 SQ entries per GOMAXPROCS.
 type Option func(*config)
 
 type config struct {
@@ -21,7 +21,7 @@ type config struct {
 }
 
 func defaultConfig() config {
-	return config{entries: 256, shards: 1, sqCPU: -1}
+	return config{entries: 256, sqCPU: -1}
 }
 
 // WithEntries sets the submission queue size of each shard (rounded up to a
@@ -40,8 +40,12 @@ func WithCQEntries(n uint32) Option { return func(c *config) { c.cqEntries = n }
 func WithMaxInFlight(n int) Option { return func(c *config) { c.maxInflight = n } }
 
 // WithShards sets how many io_uring instances the Ring spreads work over
-// (default 1; Default uses GOMAXPROCS). Each goroutine keeps to one shard per
-// processor, so shards scale submission and completion with cores.
+// (default: GOMAXPROCS at New). Each goroutine keeps to one shard, so shards
+// scale submission and completion with cores. What a ring holds is per
+// shard: registered buffers are registered (and, for a user without
+// CAP_IPC_LOCK, charged to RLIMIT_MEMLOCK) once per shard, and each shard
+// has its own buffer rings; the fixed-file table lives in the first shard
+// only (see RegisterFiles). WithShards(1) gives one io_uring instance.
 func WithShards(n int) Option { return func(c *config) { c.shards = n } }
 
 // WithSQPoll makes the kernel poll the submission queue from a thread of its
@@ -64,7 +68,7 @@ func (c *config) normalize() {
 		c.entries = 256
 	}
 	if c.shards <= 0 {
-		c.shards = 1
+		c.shards = runtimeProcs()
 	}
 	if c.shards > 4*runtime.GOMAXPROCS(0) && c.shards > 64 {
 		c.shards = 64

@@ -29,7 +29,8 @@ type Ring struct {
 	bufRings map[uint16]*BufferRing // by group, for Stream to hand back what it drops
 }
 
-// New creates a Ring. With no options it has one shard of 256 SQ entries.
+// New creates a Ring. With no options it has one shard (io_uring instance) of
+// 256 SQ entries per GOMAXPROCS, as Default does.
 //
 // Where io_uring cannot be used, the error matches ErrUnsupported and wraps the
 // cause (for example syscall.ENOSYS under a seccomp profile, syscall.EPERM with
@@ -143,7 +144,8 @@ func (r *Ring) inCallback(id uint64) bool {
 }
 
 // Fd returns the file descriptor of the Ring's first shard (for msg_ring or
-// WithAttachWQ), or -1 after Close.
+// WithAttachWQ), or -1 after Close. A msg_ring message sent to it lands in
+// that shard.
 func (r *Ring) Fd() int {
 	fd := -1
 	r.live(func() error { fd = r.shards[0].k.fd(); return nil })

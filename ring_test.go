@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -27,7 +28,8 @@ func pipe(t testing.TB) (r, w int) {
 
 func TestNewDefaults(t *testing.T) {
 	r := newRing(t)
-	require.Equal(t, 1, r.Shards())
+	require.Equal(t, runtime.GOMAXPROCS(0), r.Shards(), "New() scales with the machine")
+	require.Equal(t, 1, newRing(t, uring.WithShards(1)).Shards())
 	res, err := r.Do(context.Background(), ops.Nop())
 	require.NoError(t, err)
 	require.Equal(t, int32(0), res.Res)

@@ -6,6 +6,9 @@ import "unsafe"
 // mem, as group group with IDs starting at bid, for ops using
 // FlagBufferSelect. mem must stay untouched until the buffers are consumed or
 // removed; the ring pins it only for the submission itself, so keep it alive.
+// The buffers belong to the io_uring instance that ran the op: on a Ring of
+// several shards that is the caller's shard only, so use the Ring's
+// NewBufferRing, which registers on every shard, or a Ring of one shard.
 //
 // Implements: io_uring_prep_provide_buffers.
 func ProvideBuffers(mem []byte, size, n int, group uint16, bid int) Op {

@@ -37,10 +37,12 @@ func TestMain(m *testing.M) {
 }
 
 // newRing returns a Ring closed at the end of the test. Without io_uring the
-// test is skipped, unless URING_REQUIRE is set (CI), where it fails.
+// test is skipped, unless URING_REQUIRE is set (CI), where it fails. It has
+// one shard unless opts say otherwise: these tests are about what one
+// io_uring instance does (its provided buffers, the messages sent to its fd).
 func newRing(t testing.TB, opts ...uring.Option) *uring.Ring {
 	t.Helper()
-	r, err := uring.New(opts...)
+	r, err := uring.New(append([]uring.Option{uring.WithShards(1)}, opts...)...)
 	if errors.Is(err, uring.ErrUnsupported) && os.Getenv("URING_REQUIRE") == "" {
 		t.Skipf("io_uring unavailable: %v", err)
 	}
