@@ -127,7 +127,7 @@ func (k *kernelRing) updateFiles(off int, fds []int32) (int, error) {
 	return int(ret), nil
 }
 
-func (k *kernelRing) unregisterFiles() error { return errno(C.io_uring_unregister_files(&k.u.ring)) }
+func (k *kernelRing) unregisterFiles() error { return errno(C.uring_unregister_files(k.u)) }
 
 // registerBuffers registers buffers given as (address, length) pairs. The
 // caller keeps the buffers pinned until unregisterBuffers.
@@ -136,7 +136,7 @@ func (k *kernelRing) registerBuffers(pairs []uint64) error {
 }
 
 func (k *kernelRing) unregisterBuffers() error {
-	return errno(C.io_uring_unregister_buffers(&k.u.ring))
+	return errno(C.uring_unregister_buffers(k.u))
 }
 
 // cBufRing is a provided-buffer ring registered with one kernel ring.
