@@ -1,5 +1,11 @@
 package uring
 
+import (
+	"context"
+
+	"github.com/goaio/uring/ops"
+)
+
 // Test-only views of the dispatcher's state.
 
 // SlotsInUse returns how many request slots are taken, over all shards.
@@ -22,4 +28,10 @@ func HoldCQ(r *Ring) (release func()) {
 			s.cqMu.Unlock()
 		}
 	}
+}
+
+// DoOnShard runs op on r's shard i, whichever goroutine calls: a test can
+// then look at every shard's kernel ring.
+func DoOnShard(ctx context.Context, r *Ring, i int, op ops.Op) (Result, error) {
+	return r.shards[i].do(ctx, &op)
 }

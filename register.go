@@ -2,8 +2,11 @@ package uring
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"runtime"
 	"sync"
+	"syscall"
 	"unsafe"
 )
 
@@ -67,6 +70,16 @@ func (r *Ring) UnregisterFiles() error {
 // kernel maps their pages once instead of per op. The buffers stay pinned
 // until UnregisterBuffers or Close; do not let them go while registered.
 // Every shard registers them, so fixed-buffer ops run on any shard.
+//
+// The kernel charges registered buffers to RLIMIT_MEMLOCK, for each shard
+// separately, unless the process has CAP_IPC_LOCK (root has it, root in most
+// containers does not): a Ring of n shards (Shards) needs n times the pages
+// the buffers span (a transparent huge page counts whole) under the soft
+// limit (ulimit -l), next to whatever else the user has locked. Registration is
+// all or nothing: when a shard refuses, the shards before it are
+// unregistered again and the Ring is left as it was, so a later call can
+// succeed. The error names the shard and wraps the kernel's errno
+// (errors.Is(err, syscall.ENOMEM) when the limit is the cause).
 func (r *Ring) RegisterBuffers(bufs [][]byte) error {
 	if len(bufs) == 0 {
 		return errors.New("uring: RegisterBuffers: no buffers")
@@ -90,16 +103,75 @@ func (r *Ring) RegisterBuffers(bufs [][]byte) error {
 		}
 		for i, s := range r.shards {
 			if err := s.k.registerBuffers(pairs); err != nil {
-				for _, s := range r.shards[:i] {
-					s.k.unregisterBuffers()
+				// Undo the shards that took them, so that the Ring is as it
+				// was and a later call can succeed.
+				var undo error
+				for j, s := range r.shards[:i] {
+					if uerr := s.k.unregisterBuffers(); uerr != nil {
+						undo = errors.Join(undo, fmt.Errorf("shard %d: %w", j, uerr))
+					}
 				}
 				rb.pin.Unpin()
-				return err
+				return r.shardError("RegisterBuffers", i, err, undo,
+					"registered buffers are charged", pinnedSize(bufs))
 			}
 		}
 		r.regBufs = rb
 		return nil
 	})
+}
+
+// pinnedSize is how much memory the kernel pins to register bufs: the pages
+// they span.
+func pinnedSize(bufs [][]byte) uint64 {
+	page := uintptr(os.Getpagesize())
+	var n uint64
+	for _, b := range bufs {
+		start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+		end := start + uintptr(len(b))
+		n += uint64((end+page-1)&^(page-1) - start&^(page-1))
+	}
+	return n
+}
+
+// shardError is the error of a registration that shard i refused with err,
+// after it was undone on the shards before i (undo: what failed in that).
+// For ENOMEM under a finite RLIMIT_MEMLOCK it adds what is charged to that
+// limit: charged says what, perShard how much on every shard.
+func (r *Ring) shardError(op string, i int, err, undo error, charged string, perShard uint64) error {
+	where := ""
+	if n := len(r.shards); n > 1 {
+		where = fmt.Sprintf("shard %d of %d: ", i, n)
+	}
+	if undo != nil {
+		return errors.Join(fmt.Errorf("uring: %s: %s%w", op, where, err),
+			fmt.Errorf("uring: %s: undoing the shards before %d: %w", op, i, undo))
+	}
+	hint := ""
+	if limit, ok := memlockLimit(); ok && errors.Is(err, syscall.ENOMEM) {
+		n := len(r.shards)
+		shards := "shards"
+		if n == 1 {
+			shards = "shard"
+		}
+		hint = fmt.Sprintf(" (%s against RLIMIT_MEMLOCK once per shard unless the process has CAP_IPC_LOCK: "+
+			"%d %s x %s = %s, and the soft limit is %s for all the user has locked; nothing was left registered)",
+			charged, n, shards, sizeString(perShard), sizeString(uint64(n)*perShard), sizeString(limit))
+	}
+	return fmt.Errorf("uring: %s: %s%w%s", op, where, err, hint)
+}
+
+// sizeString formats n bytes for an error message.
+func sizeString(n uint64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // UnregisterBuffers drops the registered buffers and unpins them.
@@ -138,16 +210,27 @@ type BufferRing struct {
 
 // NewBufferRing registers buffer group group with entries buffers (a power of
 // two) of size bytes on every shard.
+//
+// Each shard has a ring of its own: the buffers' memory (entries x size, in
+// C memory) and the ring of entries x 16 bytes the kernel reads them from are
+// multiplied by Shards. Recent kernels (Linux 6.18 does) charge that ring to
+// RLIMIT_MEMLOCK, as RegisterBuffers' buffers are, unless the process has
+// CAP_IPC_LOCK. Registration is all or nothing: when a shard refuses, the
+// group is unregistered from the shards before it, and the error names the
+// shard and wraps the kernel's errno.
 func (r *Ring) NewBufferRing(group uint16, entries, size int) (*BufferRing, error) {
 	if entries <= 0 || entries&(entries-1) != 0 || entries > 32768 || size <= 0 {
 		return nil, errors.New("uring: NewBufferRing: entries must be a power of two up to 32768, size positive")
 	}
 	br := &BufferRing{r: r, Group: group, Entries: entries, Size: size}
 	err := r.live(func() error {
-		for _, s := range r.shards {
+		for i, s := range r.shards {
 			b, err := s.k.newBufRing(entries, size, group)
 			if err != nil {
-				return err
+				ringSize := (uint64(entries)*bufRingEntrySize + uint64(os.Getpagesize()) - 1) &^ (uint64(os.Getpagesize()) - 1)
+				// br.Close, below, undoes the shards before i.
+				return r.shardError(fmt.Sprintf("NewBufferRing: group %d", group), i, err, nil,
+					"recent kernels charge buffer rings", ringSize)
 			}
 			br.rings = append(br.rings, b)
 		}
@@ -160,11 +243,15 @@ func (r *Ring) NewBufferRing(group uint16, entries, size int) (*BufferRing, erro
 		return nil
 	})
 	if err != nil {
-		br.Close()
+		br.Close() // unregisters the group from the shards that took it
 		return nil, err
 	}
 	return br, nil
 }
+
+// bufRingEntrySize is the size of one entry of a provided-buffer ring
+// (struct io_uring_buf).
+const bufRingEntrySize = 16
 
 // Bytes returns the data a completion delivered into a provided buffer: a
 // view of the buffer, valid until Release. It returns nil when the

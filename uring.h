@@ -260,6 +260,28 @@ static inline int uring_register_buffers(uring_t *u, const uint64_t *pairs, unsi
 	return ret;
 }
 
+// uring_unregister_buffers and uring_unregister_files drop a registration.
+// Some kernels (Linux 6.1's io_rsrc_ref_quiesce) first wait for the
+// references in-flight requests hold, interruptibly: a signal (the Go
+// runtime sends them to its threads) ends the wait with -EINTR, and nothing
+// was dropped. They try again then, so that undoing a registration does not
+// fail at random.
+static inline int uring_unregister_buffers(uring_t *u) {
+	int ret;
+	do
+		ret = io_uring_unregister_buffers(&u->ring);
+	while (ret == -EINTR);
+	return ret;
+}
+
+static inline int uring_unregister_files(uring_t *u) {
+	int ret;
+	do
+		ret = io_uring_unregister_files(&u->ring);
+	while (ret == -EINTR);
+	return ret;
+}
+
 // A provided-buffer ring and the memory of its buffers, both in C memory: the
 // kernel writes received data there at any time while the group is registered.
 typedef struct {

@@ -16,6 +16,8 @@ import "C"
 import (
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // kernelRing is one io_uring instance: liburing's struct io_uring in C memory.
@@ -128,7 +130,7 @@ func (k *kernelRing) updateFiles(off int, fds []int32) (int, error) {
 	return int(ret), nil
 }
 
-func (k *kernelRing) unregisterFiles() error { return errno(C.io_uring_unregister_files(&k.u.ring)) }
+func (k *kernelRing) unregisterFiles() error { return errno(C.uring_unregister_files(k.u)) }
 
 // registerBuffers registers buffers given as (address, length) pairs. The
 // caller keeps the buffers pinned until unregisterBuffers.
@@ -137,7 +139,7 @@ func (k *kernelRing) registerBuffers(pairs []uint64) error {
 }
 
 func (k *kernelRing) unregisterBuffers() error {
-	return errno(C.io_uring_unregister_buffers(&k.u.ring))
+	return errno(C.uring_unregister_buffers(k.u))
 }
 
 // cBufRing is a provided-buffer ring registered with one kernel ring.
@@ -193,6 +195,16 @@ func setSetupFault(err syscall.Errno, times int) { C.uring_set_setup_fault(C.int
 //lint:ignore U1000 used under the uring_faults build tag
 func (k *kernelRing) setEnterFault(err syscall.Errno, times, shortBy, shortTimes int) {
 	C.uring_set_enter_fault(k.u, C.int(err), C.uint(times), C.uint(shortBy), C.uint(shortTimes))
+}
+
+// memlockLimit returns RLIMIT_MEMLOCK's soft limit in bytes, and false when
+// there is none (or it cannot be read).
+func memlockLimit() (uint64, bool) {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim); err != nil || lim.Cur == unix.RLIM_INFINITY {
+		return 0, false
+	}
+	return lim.Cur, true
 }
 
 func cAlloc(n int) unsafe.Pointer { return C.calloc(1, C.size_t(n)) }
