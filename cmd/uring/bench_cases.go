@@ -43,7 +43,8 @@ type benchCase struct {
 	std   func(e *benchEnv) (newStep func(i int) (step, error), cleanup func(), err error)
 }
 
-// errSkip marks a case this machine cannot run (O_DIRECT on tmpfs).
+// errSkip marks a case this machine cannot run (O_DIRECT on tmpfs, or a
+// cold cache there).
 type errSkip struct{ reason string }
 
 func (e errSkip) Error() string { return e.reason }
@@ -74,6 +75,10 @@ var benchCases = []benchCase{
 			f, err := os.OpenFile(p, os.O_RDONLY|oDirect, 0)
 			return f, f, err
 		}, true)},
+	{name: "cold", what: "4 KiB random buffered reads of the data file kept out of the page cache (fadvise DONTNEED before and every 100 ms during each side): fs.File.ReadAt against os.File.ReadAt", unit: "op",
+		setup: makeColdData,
+		ring:  coldReaders(func(p string) (io.ReaderAt, io.Closer, error) { f, err := fs.Open(p); return f, f, err }),
+		std:   coldReaders(func(p string) (io.ReaderAt, io.Closer, error) { f, err := os.Open(p); return f, f, err })},
 	{name: "smallfiles", what: "whole 4 KiB files: fs.ReadFile against os.ReadFile", unit: "op",
 		setup: makeSmall,
 		ring:  fileReaders(func(p string) ([]byte, error) { return fs.ReadFile(p) }),
@@ -88,11 +93,40 @@ var benchCases = []benchCase{
 		ring: httpHello(unet.Listen), std: httpHello(net.Listen)},
 }
 
-// makeData writes the data file once.
+// makeData writes the data file once and warms the page cache with it on
+// every call: a cold case before may have dropped it.
 func makeData(e *benchEnv) error {
-	if e.data != "" {
-		return nil
+	if e.data == "" {
+		if err := writeData(e); err != nil {
+			return err
+		}
 	}
+	f, err := os.Open(e.data)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(io.Discard, f)
+	return err
+}
+
+// makeColdData writes the data file once and syncs it: fadvise(DONTNEED)
+// does not drop dirty pages.
+func makeColdData(e *benchEnv) error {
+	if e.data == "" {
+		if err := writeData(e); err != nil {
+			return err
+		}
+	}
+	f, err := os.Open(e.data)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+func writeData(e *benchEnv) error {
 	p := filepath.Join(e.dir, "data")
 	f, err := os.Create(p)
 	if err != nil {
@@ -111,14 +145,7 @@ func makeData(e *benchEnv) error {
 		return err
 	}
 	e.data = p
-	// Warm the page cache for the buffered cases.
-	f, err = os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(io.Discard, f)
-	return err
+	return nil
 }
 
 // makeSmall writes 2,000 files of 4 KiB.
@@ -163,6 +190,25 @@ func readers(open func(string) (io.ReaderAt, io.Closer, error), direct bool) fun
 				return 1, err
 			}, nil
 		}, func() { c.Close() }, nil
+	}
+}
+
+// coldReaders is readers on the data file kept out of the page cache:
+// keepCold drops its pages before the side's measurement and every
+// coldDropEvery during it, so most reads go to the device.
+func coldReaders(open func(string) (io.ReaderAt, io.Closer, error)) func(e *benchEnv) (func(int) (step, error), func(), error) {
+	buffered := readers(open, false)
+	return func(e *benchEnv) (func(int) (step, error), func(), error) {
+		newStep, cleanup, err := buffered(e)
+		if err != nil {
+			return nil, nil, err
+		}
+		stop, err := keepCold(e.data)
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		return newStep, func() { stop(); cleanup() }, nil
 	}
 }
 

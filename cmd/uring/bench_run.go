@@ -19,6 +19,9 @@ type sample struct {
 	cpu     time.Duration // the process's user+system time over the run
 	lat     []time.Duration
 	threads int // OS threads the process started during the run
+	// readBytes is what the process had read from storage during the run
+	// (/proc/self/io): reads the page cache served count nothing.
+	readBytes uint64
 }
 
 func (s sample) rate() float64 {
@@ -88,13 +91,14 @@ func measure(n int, d time.Duration, newStep func(i int) (step, error)) (sample,
 			mu.Unlock()
 		}()
 	}
-	cpu0, th0 := processCPU(), threads()
+	cpu0, th0, rb0 := processCPU(), threads(), readBytes()
 	t0 := time.Now()
 	close(start)
 	time.Sleep(d)
 	stop.Store(true)
 	wg.Wait()
-	s := sample{ops: total.Load(), elapsed: time.Since(t0), cpu: processCPU() - cpu0, lat: lat, threads: threads() - th0}
+	s := sample{ops: total.Load(), elapsed: time.Since(t0), cpu: processCPU() - cpu0, lat: lat, threads: threads() - th0,
+		readBytes: readBytes() - rb0}
 	return s, firstErr
 }
 
@@ -111,6 +115,24 @@ func threads() int {
 		return 0
 	}
 	n, _ := strconv.Atoi(string(m[1]))
+	return n
+}
+
+var readBytesRe = regexp.MustCompile(`(?m)^read_bytes:\s+(\d+)`)
+
+// readBytes returns the bytes the process (all its threads, io_uring's
+// workers among them) has had read from storage: read_bytes of
+// /proc/self/io, 0 where it is missing.
+func readBytes() uint64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0
+	}
+	m := readBytesRe.FindSubmatch(b)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.ParseUint(string(m[1]), 10, 64)
 	return n
 }
 

@@ -55,7 +55,7 @@ func TestBenchJSON(t *testing.T) {
 			require.LessOrEqual(t, c.RatioLow, c.Ratio)
 			require.GreaterOrEqual(t, c.RatioHigh, c.Ratio)
 			side := rc["uring"].(map[string]any)
-			for _, k := range []string{"ops_per_sec", "spread", "rounds", "cpu_per_op_ns", "p50_ns", "p99_ns", "threads", "unit"} {
+			for _, k := range []string{"ops_per_sec", "spread", "rounds", "cpu_per_op_ns", "p50_ns", "p99_ns", "threads", "read_bytes_per_op", "unit"} {
 				require.Contains(t, side, k)
 			}
 		} else {
