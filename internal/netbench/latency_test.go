@@ -233,6 +233,7 @@ type latencySummary struct {
 	n               int
 	p50, p99, p999  time.Duration
 	maxLat, meanLat time.Duration
+	fast            float64 // the share of round trips under a millisecond: no wait for a preemption
 }
 
 func summarize(lat []time.Duration) latencySummary {
@@ -245,13 +246,15 @@ func summarize(lat []time.Duration) latencySummary {
 	r := latencySummary{n: len(s), p50: quantile(s, 0.50), p99: quantile(s, 0.99), p999: quantile(s, 0.999)}
 	if len(s) > 0 {
 		r.maxLat, r.meanLat = s[len(s)-1], sum/time.Duration(len(s))
+		fast, _ := slices.BinarySearch(s, time.Millisecond)
+		r.fast = float64(fast) / float64(len(s))
 	}
 	return r
 }
 
 func (s latencySummary) String() string {
-	return fmt.Sprintf("p50 %v  p99 %v  p999 %v  (max %v, mean %v, %d round trips)",
-		s.p50, s.p99, s.p999, s.maxLat, s.meanLat.Round(time.Microsecond), s.n)
+	return fmt.Sprintf("p50 %v  p99 %v  p999 %v  (max %v, mean %v, %.0f%% under 1ms, %d round trips)",
+		s.p50, s.p99, s.p999, s.maxLat, s.meanLat.Round(time.Microsecond), 100*s.fast, s.n)
 }
 
 // BenchmarkLatencyUnderLoad measures round-trip latency over loopback with
