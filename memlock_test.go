@@ -161,7 +161,7 @@ func memlockChild(t *testing.T) {
 	// A ring of one shard takes the big buffer: it was the second shard's
 	// charge that did not fit. Held, it leaves less than one shard's worth
 	// of a large buffer ring free for r.
-	one := newRing(t)
+	one := newRing(t, uring.WithShards(1))
 	filler := lockableBuffer(t, 1<<20) // 5 MiB in all: 512-1024 KiB left
 	require.NoError(t, one.RegisterBuffers([][]byte{big, filler}))
 
