@@ -1,6 +1,7 @@
 package uring
 
 import (
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,30 @@ type completer interface {
 	stop()
 	// wakeups is how many times it was woken to reap.
 	wakeups() uint64
+}
+
+// The completion designs, built side by side and measured (docs/design.md).
+// URING_DESIGN in the environment picks one at New, for benchmarks.
+const (
+	designReaper     = "reaper"      // (a) a goroutine blocked in io_uring_enter
+	designPoller     = "poller"      // (c) the ring fd in Go's netpoller
+	designPollerCoop = "poller-coop" // (c) with IORING_SETUP_COOP_TASKRUN | TASKRUN_FLAG
+)
+
+func (s *shard) startCompleter(design string) error {
+	switch design {
+	case "", designReaper:
+		s.completer = newReaper(s)
+	case designPoller, designPollerCoop:
+		c, err := newPoller(s)
+		if err != nil {
+			return err
+		}
+		s.completer = c
+	default:
+		return fmt.Errorf("uring: URING_DESIGN=%q: want %s, %s or %s", design, designReaper, designPoller, designPollerCoop)
+	}
+	return nil
 }
 
 // reaper is a goroutine that blocks in io_uring_enter, inside cgo, while

@@ -1,6 +1,7 @@
 package uring
 
 import (
+	"os"
 	"runtime"
 	"time"
 )
@@ -18,10 +19,11 @@ type config struct {
 	sqIdle      time.Duration
 	sqCPU       int
 	attach      *Ring
+	design      string // the completion design (completer.go)
 }
 
 func defaultConfig() config {
-	return config{entries: 256, sqCPU: -1}
+	return config{entries: 256, sqCPU: -1, design: os.Getenv("URING_DESIGN")}
 }
 
 // WithEntries sets the submission queue size of each shard (rounded up to a

@@ -76,6 +76,9 @@ func newShard(r *Ring, id int, cfg *config, wqFd int) (*shard, error) {
 		flags |= setupSQPoll
 		idle = uint32(cfg.sqIdle / time.Millisecond)
 	}
+	if cfg.design == designPollerCoop && !cfg.sqPoll { // the kernel refuses COOP_TASKRUN with SQPOLL
+		flags |= setupCoopTaskrun | setupTaskrunFlag
+	}
 	k, err := newKernelRing(cfg.entries, cfg.cqEntries, flags, idle, cfg.sqCPU, wqFd)
 	if err != nil {
 		return nil, setupError(err) // the floor (checkKernel) has SUBMIT_ALL and NODROP
@@ -102,7 +105,10 @@ func newShard(r *Ring, id int, cfg *config, wqFd int) (*shard, error) {
 	s.slots = make([]slot, n)
 	s.scratch = cAlloc(n * scratchSize)
 	s.free.init(n)
-	s.completer = newReaper(s)
+	if err := s.startCompleter(cfg.design); err != nil {
+		k.close()
+		return nil, err
+	}
 	return s, nil
 }
 

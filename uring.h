@@ -99,6 +99,7 @@ static inline int uring_init(uring_t *u, unsigned entries, unsigned cq_entries, 
 static inline unsigned uring_reap(uring_t *u, uring_cqe_t *out, unsigned max) {
 	struct io_uring *ring = &u->ring;
 	unsigned n = 0;
+	int taskrun = 0;
 	for (;;) {
 		unsigned head, got = 0;
 		struct io_uring_cqe *cqe;
@@ -112,6 +113,15 @@ static inline unsigned uring_reap(uring_t *u, uring_cqe_t *out, unsigned max) {
 			got++;
 		}
 		io_uring_cq_advance(ring, got);
+		// With IORING_SETUP_TASKRUN_FLAG the kernel says when task work of
+		// ours waits to post completions: run it, once per call.
+		if (n == 0 && !taskrun && (IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_TASKRUN)) {
+			taskrun = 1;
+			u->taskrun++;
+			u->enters++;
+			io_uring_get_events(ring);
+			continue;
+		}
 		// Completions that did not fit wait in the kernel's overflow list
 		// (IORING_FEAT_NODROP): flush them into the CQ we just emptied.
 		if (n < max && (IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_CQ_OVERFLOW)) {
