@@ -314,6 +314,18 @@ func cReaders(fd, qd int) contender {
 	}}
 }
 
+// cRings measures C liburing with one ring per processor, each on its own
+// thread at queue depth qd/GOMAXPROCS: what C does with a ring per core.
+func cRings(fd, qd int) contender {
+	n := runtime.GOMAXPROCS(0)
+	seed := uint64(0)
+	return contender{fmt.Sprintf("C liburing %dx QD%d", n, qd/n), func(d time.Duration) (tally, error) {
+		seed++
+		r, err := cbench.ReadRings(fd, benchFileSize, n, max(1, qd/n), d, seed)
+		return fromC(r), err
+	}}
+}
+
 // reportRing reports how many operations the Ring submitted per
 // io_uring_enter during the benchmark (the batching the dispatcher
 // achieved), and how many cores the process kept busy while t, the Ring's
@@ -323,6 +335,11 @@ func reportRing(b *testing.B, r *uring.Ring, t tally) {
 	st := r.Stats()
 	if st.Batches > 0 {
 		b.ReportMetric(float64(st.Submitted)/float64(st.Batches), "ops/enter")
+	}
+	if st.Submitted > 0 {
+		b.ReportMetric(st.EntersPerOp(), "enters/op")
+		b.ReportMetric(st.ParksPerOp(), "parks/op")
+		b.ReportMetric(float64(st.Wakeups)/float64(st.Submitted), "wakeups/op")
 	}
 }
 
@@ -371,7 +388,11 @@ func benchReadWarm(b *testing.B, n int) {
 	fd := openFd(b, path, 0)
 	f := openFile(b, path, 0)
 	r := benchRing(b)
-	t := compare(b, d, ringReaders(r, fd, n), osReaders(f, n), cReaders(fd, n))
+	cc := cReaders(fd, n)
+	if n > 1 {
+		cc = cRings(fd, n) // the anchor: a ring per core
+	}
+	t := compare(b, d, ringReaders(r, fd, n), osReaders(f, n), cc)
 	g, o, c := t[0].rate(), t[1].rate(), t[2].rate()
 	report(b, 1e9/g, "ns/op")
 	report(b, g, "IOPS")

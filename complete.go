@@ -13,6 +13,42 @@ import (
 // them here: a submitter for what completed inline, or the shard's
 // completer (completer.go) for the rest.
 
+// reapOrDefer reaps and dispatches what the CQ holds, or, when another
+// goroutine holds cqMu, leaves it to that one: every holder looks again
+// after unlocking (unlockCQ). The completion side never blocks on a
+// submitter reaping inline (a futex sleep and wake-up on the submitter's
+// hot path), and no entry posted meanwhile is left unreaped.
+func (s *shard) reapOrDefer() {
+	s.reapPending.Store(true)
+	if !s.cqMu.TryLock() {
+		return
+	}
+	s.reapPending.Store(false)
+	s.reapAll()
+	s.unlockCQ()
+}
+
+// reapAll reaps and dispatches until the CQ is empty. Called with cqMu held.
+func (s *shard) reapAll() {
+	for {
+		n := s.k.reap(s.cqes, s.cqeCap)
+		s.dispatch(n, -1)
+		if n < s.cqeCap {
+			return
+		}
+	}
+}
+
+// unlockCQ releases cqMu, then reaps for a completer that found it held.
+func (s *shard) unlockCQ() {
+	s.cqMu.Unlock()
+	for s.reapPending.Load() && s.cqMu.TryLock() {
+		s.reapPending.Store(false)
+		s.reapAll()
+		s.cqMu.Unlock()
+	}
+}
+
 // dispatch delivers n reaped completions from s.cqes. Called with cqMu held.
 // self is the slot of the calling goroutine (not counted as woken), or -1.
 func (s *shard) dispatch(n int, self int32) {

@@ -86,9 +86,8 @@ func (rp *reaper) run() {
 		}
 		rp.nWakes.Add(1)
 		s.cqMu.Lock()
-		n := s.k.reap(s.cqes, s.cqeCap)
-		s.dispatch(n, -1)
-		s.cqMu.Unlock()
+		s.reapAll()
+		s.unlockCQ()
 	}
 }
 

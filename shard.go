@@ -39,6 +39,9 @@ type shard struct {
 	cqes      unsafe.Pointer
 	cqeCap    int
 	completer completer
+	// reapPending: a completer found cqMu held; its holder reaps again
+	// after unlocking.
+	reapPending atomic.Bool
 
 	// Requests: slots[i] is request i; free lists the idle ones.
 	slots   []slot

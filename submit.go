@@ -51,7 +51,7 @@ func (s *shard) flushLocked(self int32) {
 	for s.staged > 0 {
 		// Goroutines that a completion just woke usually submit again at
 		// once: give them the processor first so their ops join this batch.
-		if !yielded && s.woken.Load() > 0 {
+		if !yielded && !s.ring.byP && s.woken.Load() > 0 {
 			yielded = true
 			s.mu.Unlock()
 			runtime.Gosched()
@@ -86,7 +86,10 @@ func (s *shard) submitBatch(buf unsafe.Pointer, n int, self int32, reap bool) {
 		var got int
 		got, withdrawn, err = s.k.submit(buf, n, s.cqes, s.cqeCap)
 		s.dispatch(got, self)
-		s.cqMu.Unlock()
+		if got == s.cqeCap {
+			s.reapAll()
+		}
+		s.unlockCQ()
 	} else {
 		_, withdrawn, err = s.k.submit(buf, n, nil, 0)
 	}
@@ -125,7 +128,7 @@ func (s *shard) failBatch(buf unsafe.Pointer, n int, err error) {
 		s.dispatch(m, -1)
 		entries = entries[m:]
 	}
-	s.cqMu.Unlock()
+	s.unlockCQ()
 }
 
 // submitInternal submits the ring's own request (a cancel or a wake-up).

@@ -107,6 +107,8 @@ func (k *kernelRing) close() {
 
 func (k *kernelRing) fd() int { return int(C.uring_fd(k.u)) }
 
+func (k *kernelRing) registerEventfd(fd int) error { return errno(C.uring_register_eventfd(k.u, C.int(fd))) }
+
 func (k *kernelRing) counters() kernelCounters {
 	return kernelCounters{submits: uint64(k.u.submits), enters: uint64(k.u.enters), taskrun: uint64(k.u.taskrun),
 		sqFull: uint64(k.u.sq_full_waits), cqOverflows: uint64(k.u.cq_overflows), drops: uint64(C.uring_koverflow(k.u))}

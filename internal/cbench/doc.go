@@ -33,3 +33,32 @@ func (r Result) Rate() float64 {
 func (r Result) Add(o Result) Result {
 	return Result{Ops: r.Ops + o.Ops, Elapsed: r.Elapsed + o.Elapsed}
 }
+
+// ReadRings runs Read on rings loops at once, each with its own ring and
+// OS thread (one ring per core when rings is GOMAXPROCS) at queue depth qd:
+// what C liburing does with a ring per core. Ops are summed; Elapsed is the
+// longest loop's.
+func ReadRings(fd int, size int64, rings, qd int, d time.Duration, seed uint64) (Result, error) {
+	type out struct {
+		r   Result
+		err error
+	}
+	ch := make(chan out, rings)
+	for i := range rings {
+		go func() {
+			r, err := Read(fd, size, qd, d, seed+uint64(i)*0x9E3779B97F4A7C15)
+			ch <- out{r, err}
+		}()
+	}
+	var total Result
+	var first error
+	for range rings {
+		o := <-ch
+		total.Ops += o.r.Ops
+		total.Elapsed = max(total.Elapsed, o.r.Elapsed)
+		if first == nil {
+			first = o.err
+		}
+	}
+	return total, first
+}
