@@ -107,7 +107,9 @@ func (k *kernelRing) close() {
 
 func (k *kernelRing) fd() int { return int(C.uring_fd(k.u)) }
 
-func (k *kernelRing) registerEventfd(fd int) error { return errno(C.uring_register_eventfd(k.u, C.int(fd))) }
+func (k *kernelRing) registerEventfd(fd int) error {
+	return errno(C.uring_register_eventfd(k.u, C.int(fd)))
+}
 
 func (k *kernelRing) counters() kernelCounters {
 	return kernelCounters{submits: uint64(k.u.submits), enters: uint64(k.u.enters), taskrun: uint64(k.u.taskrun),
