@@ -9,7 +9,7 @@ import (
 )
 
 // callbacks runs a shard's Async callbacks on a goroutine of their own, one
-// at a time and in completion order. Neither the reaper nor a submitter ever
+// at a time and in completion order. Neither the completer nor a submitter ever
 // runs user code, so a callback may block in Do, DoBatch or Close: the
 // completions it waits for are reaped by others. The goroutine starts with
 // the first callback and ends at Close.

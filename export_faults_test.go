@@ -8,7 +8,8 @@ import "syscall"
 // idle: the C side reads them without a lock.
 
 // InjectEnterFault makes the next times io_uring_enter calls of each of r's
-// shards fail with err before the kernel reads the SQ.
+// shards fail with err before the kernel reads the SQ. Each shard counts its
+// own: a test about one kernel ring asks for WithShards(1).
 func InjectEnterFault(r *Ring, err syscall.Errno, times int) {
 	for _, s := range r.shards {
 		s.k.setEnterFault(err, times, 0, 0)

@@ -17,7 +17,7 @@ func SlotsInUse(r *Ring) int {
 	return n
 }
 
-// HoldCQ blocks every reaper of r's shards from reaping until the returned
+// HoldCQ blocks every completer of r's shards from reaping until the returned
 // function is called: completions pile up in the CQ and then overflow.
 func HoldCQ(r *Ring) (release func()) {
 	for _, s := range r.shards {
@@ -25,7 +25,7 @@ func HoldCQ(r *Ring) (release func()) {
 	}
 	return func() {
 		for _, s := range r.shards {
-			s.cqMu.Unlock()
+			s.unlockCQ() // and reap what a completer left to the holder
 		}
 	}
 }

@@ -87,7 +87,7 @@ func settle(t *testing.T, r *uring.Ring) {
 func TestFaultEnterTransient(t *testing.T) {
 	for _, en := range []syscall.Errno{syscall.EINTR, syscall.EAGAIN, syscall.EBUSY} {
 		t.Run(en.Error(), func(t *testing.T) {
-			r := newRing(t)
+			r := newRing(t, uring.WithShards(1))
 			fd := faultFile(t, 64)
 			uring.InjectEnterFault(r, en, 3)
 			errs, bufs := readAll(r, fd, 64)
@@ -108,7 +108,7 @@ func TestFaultEnterTransient(t *testing.T) {
 func TestDefect7FailedEnterWithdrawsSQEs(t *testing.T) {
 	for _, en := range []syscall.Errno{syscall.ENOMEM, syscall.EEXIST} {
 		t.Run(en.Error(), func(t *testing.T) {
-			r := newRing(t)
+			r := newRing(t, uring.WithShards(1))
 			fd := faultFile(t, 32)
 			batch := make([]ops.Op, 32)
 			bufs := make([][]byte, len(batch))
@@ -138,7 +138,7 @@ func TestDefect7FailedEnterWithdrawsSQEs(t *testing.T) {
 }
 
 func TestFaultEnterHardConcurrent(t *testing.T) {
-	r := newRing(t)
+	r := newRing(t, uring.WithShards(1))
 	fd := faultFile(t, 128)
 	uring.InjectEnterFault(r, syscall.ENOMEM, 2)
 	errs, bufs := readAll(r, fd, 128)
@@ -192,7 +192,7 @@ func TestFaultEnterFatal(t *testing.T) {
 }
 
 func TestFaultShortSubmit(t *testing.T) {
-	r := newRing(t)
+	r := newRing(t, uring.WithShards(1))
 	fd := faultFile(t, 64)
 	uring.InjectShortSubmit(r, 3, 10)
 	batch := make([]ops.Op, 16)

@@ -1,7 +1,6 @@
 package uring
 
 import (
-	"os"
 	"runtime"
 	"time"
 )
@@ -19,11 +18,10 @@ type config struct {
 	sqIdle      time.Duration
 	sqCPU       int
 	attach      *Ring
-	design      string // the completion design (completer.go)
 }
 
 func defaultConfig() config {
-	return config{entries: 256, sqCPU: -1, design: os.Getenv("URING_DESIGN")}
+	return config{entries: 256, sqCPU: -1}
 }
 
 // WithEntries sets the submission queue size of each shard (rounded up to a

@@ -3,7 +3,6 @@ package uring
 import (
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -20,7 +19,6 @@ type Ring struct {
 	closed    atomic.Bool   // Close has begun: calls return ErrClosed
 	closeDone chan struct{} // closed when Close has finished
 	closeErr  error
-	byP       bool // pick the shard by processor (URING_PICK=p), not by goroutine
 	// lifeMu keeps the kernel rings alive under calls that use them outside
 	// the request path (registration, Fd, WithAttachWQ): they hold it shared,
 	// and Close takes it once, after closed is set, to wait them out.
@@ -55,7 +53,7 @@ func New(opts ...Option) (*Ring, error) {
 			return nil, fmt.Errorf("uring: WithAttachWQ: %w", ErrClosed)
 		}
 	}
-	r := &Ring{closeDone: make(chan struct{}), byP: os.Getenv("URING_PICK") == "p"}
+	r := &Ring{closeDone: make(chan struct{})}
 	for i := 0; i < cfg.shards; i++ {
 		wq := -1
 		if cfg.attach != nil {
@@ -97,9 +95,6 @@ func setupError(err error) error {
 func (r *Ring) pick() *shard {
 	if len(r.shards) == 1 {
 		return r.shards[0]
-	}
-	if r.byP {
-		return r.shards[currentP()%len(r.shards)]
 	}
 	var probe byte
 	return r.shards[int(uintptr(unsafe.Pointer(&probe))>>13%uintptr(len(r.shards)))]

@@ -32,7 +32,6 @@ type shard struct {
 	staged     int
 	stageCap   int
 	submitting bool
-	noReap     bool // the staged batch holds a wake-up the completer must see
 
 	// Completion: cqMu serialises reaping; cqes is its C buffer.
 	cqMu      sync.Mutex
@@ -79,9 +78,6 @@ func newShard(r *Ring, id int, cfg *config, wqFd int) (*shard, error) {
 		flags |= setupSQPoll
 		idle = uint32(cfg.sqIdle / time.Millisecond)
 	}
-	if cfg.design == designPollerCoop && !cfg.sqPoll { // the kernel refuses COOP_TASKRUN with SQPOLL
-		flags |= setupCoopTaskrun | setupTaskrunFlag
-	}
 	k, err := newKernelRing(cfg.entries, cfg.cqEntries, flags, idle, cfg.sqCPU, wqFd)
 	if err != nil {
 		return nil, setupError(err) // the floor (checkKernel) has SUBMIT_ALL and NODROP
@@ -108,10 +104,12 @@ func newShard(r *Ring, id int, cfg *config, wqFd int) (*shard, error) {
 	s.slots = make([]slot, n)
 	s.scratch = cAlloc(n * scratchSize)
 	s.free.init(n)
-	if err := s.startCompleter(cfg.design); err != nil {
+	c, err := newPoller(s)
+	if err != nil {
 		k.close()
 		return nil, err
 	}
+	s.completer = c
 	return s, nil
 }
 
@@ -150,7 +148,7 @@ func (s *shard) close(self uint64) {
 	// submitted after a cancel swept by.
 	cancelAll := sqe{opcode: uint8(ops.OpAsyncCancel), fd: -1, opFlags: ops.CancelAny | ops.CancelAll}
 	for !s.idle() {
-		s.submitInternal(cancelAll, true)
+		s.submitInternal(cancelAll)
 		select {
 		case <-s.drained:
 		case <-time.After(20 * time.Millisecond):
@@ -158,7 +156,6 @@ func (s *shard) close(self uint64) {
 	}
 	// Wait for our own cancels' completions, then stop the completer.
 	for s.inflight.Load() > 0 {
-		s.completer.kick()
 		time.Sleep(time.Millisecond)
 	}
 	s.completer.stop()

@@ -51,7 +51,7 @@ func (s *shard) flushLocked(self int32) {
 	for s.staged > 0 {
 		// Goroutines that a completion just woke usually submit again at
 		// once: give them the processor first so their ops join this batch.
-		if !yielded && !s.ring.byP && s.woken.Load() > 0 {
+		if !yielded && s.woken.Load() > 0 {
 			yielded = true
 			s.mu.Unlock()
 			runtime.Gosched()
@@ -59,30 +59,28 @@ func (s *shard) flushLocked(self int32) {
 			continue
 		}
 		yielded = false
-		buf, n, reap := s.staging[s.cur], s.staged, !s.noReap
+		buf, n := s.staging[s.cur], s.staged
 		s.cur ^= 1
 		s.staged = 0
-		s.noReap = false
 		if s.spaceWait > 0 {
 			s.space.Broadcast()
 		}
 		s.mu.Unlock()
-		s.submitBatch(buf, n, self, reap)
+		s.submitBatch(buf, n, self)
 		s.mu.Lock()
 	}
 	s.submitting = false
 	s.mu.Unlock()
 }
 
-// submitBatch hands n staged SQEs to the kernel in one crossing and, when
-// reap is set and no one else is reaping, dispatches the completions that
-// are ready on return.
-func (s *shard) submitBatch(buf unsafe.Pointer, n int, self int32, reap bool) {
+// submitBatch hands n staged SQEs to the kernel in one crossing and, when no
+// one else is reaping, dispatches the completions that are ready on return.
+func (s *shard) submitBatch(buf unsafe.Pointer, n int, self int32) {
 	s.inflight.Add(int64(n))
 	s.nSubmitted.Add(uint64(n))
 	var err error
 	var withdrawn int
-	if reap && s.cqMu.TryLock() {
+	if s.cqMu.TryLock() {
 		var got int
 		got, withdrawn, err = s.k.submit(buf, n, s.cqes, s.cqeCap)
 		s.dispatch(got, self)
@@ -104,9 +102,6 @@ func (s *shard) submitBatch(buf unsafe.Pointer, n int, self int32, reap bool) {
 		// kernel could still run its op. The rest of the batch was consumed
 		// and completes through the CQ.
 		s.failBatch(unsafe.Add(buf, (n-withdrawn)*sqeSize), withdrawn, err)
-	}
-	if s.inflight.Load() > 0 {
-		s.completer.kick()
 	}
 }
 
@@ -132,21 +127,14 @@ func (s *shard) failBatch(buf unsafe.Pointer, n int, err error) {
 }
 
 // submitInternal submits the ring's own request (a cancel or a wake-up).
-// With reap false its batch is submitted without inline reaping, so the
-// completion stays in the CQ for the completer: that is what wakes it.
-func (s *shard) submitInternal(e sqe, reap bool) {
+func (s *shard) submitInternal(e sqe) {
 	e.userData = internalID(e.userData)
 	entries := [1]sqe{e}
-	if !reap {
-		s.mu.Lock()
-		s.noReap = true
-		s.mu.Unlock()
-	}
 	s.stage(entries[:], -1)
 }
 
 // cancel asks the kernel to cancel request ud; the request still completes
 // (with -ECANCELED if the cancel took hold) and its caller waits for that.
 func (s *shard) cancel(ud uint64) {
-	s.submitInternal(sqe{opcode: uint8(ops.OpAsyncCancel), fd: -1, addr: ud}, true)
+	s.submitInternal(sqe{opcode: uint8(ops.OpAsyncCancel), fd: -1, addr: ud})
 }

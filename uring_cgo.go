@@ -34,8 +34,6 @@ const (
 	setupClamp        = C.IORING_SETUP_CLAMP
 	setupSingleIssuer = C.IORING_SETUP_SINGLE_ISSUER
 	setupDeferTaskrun = C.IORING_SETUP_DEFER_TASKRUN
-	setupCoopTaskrun  = C.IORING_SETUP_COOP_TASKRUN
-	setupTaskrunFlag  = C.IORING_SETUP_TASKRUN_FLAG
 	featNoDrop        = C.IORING_FEAT_NODROP
 )
 

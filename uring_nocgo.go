@@ -30,8 +30,6 @@ const (
 	setupClamp        = 1 << 4
 	setupSingleIssuer = 1 << 12
 	setupDeferTaskrun = 1 << 13
-	setupCoopTaskrun  = 1 << 8
-	setupTaskrunFlag  = 1 << 9
 	featNoDrop        = 1 << 1
 )
 

@@ -118,7 +118,7 @@ func leakCheck(t *testing.T) {
 	t.Helper()
 	cur := goleak.IgnoreCurrent()
 	t.Cleanup(func() {
-		goleak.VerifyNone(t, cur, goleak.IgnoreAnyFunction("github.com/goaio/uring.(*reaper).run"), goleak.IgnoreAnyFunction("github.com/goaio/uring.(*poller).run"),
+		goleak.VerifyNone(t, cur, goleak.IgnoreAnyFunction("github.com/goaio/uring.(*poller).run"),
 			goleak.IgnoreAnyFunction("github.com/goaio/uring.(*callbacks).run")) // the Default ring's, which lives on
 	})
 }

@@ -32,9 +32,10 @@ import (
 // the goroutine a read completion readies has to get a P from the burners,
 // which give theirs up only when async preemption takes it. The stack decides
 // how the completion reaches the scheduler: std's netpoller hands the readied
-// goroutine over from findRunnable or sysmon; the ring's reaper goroutine
-// returns from io_uring_enter on a thread without a P, needs one itself, and
-// then wakes the reader.
+// goroutine over from findRunnable or sysmon. The ring's completions come
+// the same way (its completer parks on an eventfd in the netpoller); the
+// design it replaced, a reaper goroutine blocked in io_uring_enter, returned
+// on a thread without a P, needed one itself, and only then woke the reader.
 //
 // Both ends are on the stack measured: std net on both, then the ring
 // (unet.Listen, unet.Dial, the Default ring) on both. A ring server with a std
@@ -42,8 +43,7 @@ import (
 // the server's and the client's, and with a std client one of them would go
 // through the netpoller in both runs, so the ratio of the two runs would be
 // (ring+std)/(std+std), pulled halfway to 1 (a ring path three times slower
-// shows as two), and the ring's reaper and the netpoller would meet in one
-// round trip. With the ring on both ends every wake-up in the ring run is a
+// shows as two). With the ring on both ends every wake-up in the ring run is a
 // ring completion and every wake-up in the std run a netpoller one, so the
 // ratio is that of the two completion paths.
 //
@@ -342,7 +342,7 @@ func BenchmarkLatencyUnderLoad(b *testing.B) {
 // back intact and nothing fails or leaks.
 func TestLatencyUnderLoad(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(),
-		goleak.IgnoreAnyFunction("github.com/goaio/uring.(*reaper).run"), goleak.IgnoreAnyFunction("github.com/goaio/uring.(*poller).run"),
+		goleak.IgnoreAnyFunction("github.com/goaio/uring.(*poller).run"),
 		goleak.IgnoreAnyFunction("github.com/goaio/uring.(*callbacks).run")) // the Default ring's, which lives on
 	bs := startBurners(runtime.GOMAXPROCS(0))
 	defer bs.halt()
