@@ -7,7 +7,9 @@ package uring_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"expvar"
 	"fmt"
 	"log"
 	"os"
@@ -288,4 +290,30 @@ func ExampleAvailable() {
 	}
 	fmt.Println("io_uring is available")
 	// Output: io_uring is available
+}
+
+// A service publishes its Ring's counters with expvar: /debug/vars (or
+// expvar.Get) then shows them as JSON.
+func ExampleRing_StatsVar() {
+	ring, err := uring.New(uring.WithShards(1))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ring.Close()
+	expvar.Publish("uring", ring.StatsVar())
+
+	for range 3 {
+		if _, err := ring.Do(context.Background(), ops.Nop()); err != nil {
+			log.Fatal(err)
+		}
+	}
+	var st struct {
+		Submitted, Completed uint64
+		ParksPerOp           float64
+	}
+	if err := json.Unmarshal([]byte(expvar.Get("uring").String()), &st); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(st.Submitted, st.Completed, st.ParksPerOp)
+	// Output: 3 3 0
 }

@@ -415,3 +415,35 @@ func TestCancelFD(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, got)
 }
+
+// The counters say what happened to each op: a NOP completes inline (no
+// park, no completer wake-up, one enter), a read of an empty pipe parks its
+// caller until the completer, woken by the write, reaps it.
+func TestStatsCounters(t *testing.T) {
+	r := newRing(t, uring.WithShards(1))
+	ctx := context.Background()
+	for range 10 {
+		_, err := r.Do(ctx, ops.Nop())
+		require.NoError(t, err)
+	}
+	st := r.Stats()
+	require.Equal(t, uint64(10), st.Submitted)
+	require.Zero(t, st.Parks, "inline completions need no park")
+	require.Equal(t, uint64(10), st.Enters, "one enter per lone op")
+	require.InDelta(t, 1.0, st.EntersPerOp(), 1e-9)
+	require.Zero(t, st.ParksPerOp())
+
+	pr, pw := pipe(t)
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		unix.Write(pw, []byte("x"))
+	}()
+	buf := make([]byte, 1)
+	res, err := r.Do(ctx, ops.Read(pr, buf, -1))
+	require.NoError(t, err)
+	require.Equal(t, 1, res.N())
+	st2 := r.Stats()
+	require.Equal(t, st.Parks+1, st2.Parks, "the pipe read parked its caller")
+	require.Greater(t, st2.Wakeups, st.Wakeups, "the completer was woken to reap it")
+	require.Zero(t, st2.TaskrunEnters)
+}

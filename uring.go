@@ -115,7 +115,7 @@ type Stats struct {
 	Batches       uint64  // io_uring_enter submissions
 	MeanBatch     float64 // Submitted / Batches
 	Enters        uint64  // io_uring_enter system calls of every kind: submissions, waits, flushes
-	TaskrunEnters uint64  // enters made only because the kernel flagged pending task work (IORING_SQ_TASKRUN)
+	TaskrunEnters uint64  // enters made only because the kernel flagged pending task work (IORING_SQ_TASKRUN; only with IORING_SETUP_TASKRUN_FLAG, which the ring does not use: docs/design.md)
 	Parks         uint64  // Do and DoBatch waits that parked the caller (the rest completed inline)
 	Wakeups       uint64  // times a shard's completion goroutine was woken to reap
 	SQFullWaits   uint64  // callers that waited for SQ space (back-pressure)
