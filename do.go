@@ -5,6 +5,7 @@ import (
 	"errors"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/goaio/uring/ops"
 )
@@ -20,17 +21,22 @@ func (r *Ring) begin(ctx context.Context, op *ops.Op, multishot bool) (*shard, e
 		return nil, ErrClosed
 	}
 	s := r.shardFor(op)
+	return s, r.admit(ctx, s, multishot, unsafe.Slice(op, 1))
+}
+
+// admit is begin's check of batch on shard s (nil: every shard, which
+// shard 0 answers for), shared with DoBatch, whose shard batchShard picks.
+func (r *Ring) admit(ctx context.Context, s *shard, multishot bool, batch []ops.Op) error {
 	t := s
 	if t == nil {
 		t = r.shards[0]
 	}
-	if err := t.admit(op, multishot); err != nil {
-		return nil, err
+	for i := range batch {
+		if err := t.admit(&batch[i], multishot); err != nil {
+			return err
+		}
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return ctx.Err()
 }
 
 // Do submits op and parks the calling goroutine until it completes.
@@ -143,12 +149,7 @@ func (r *Ring) DoBatch(ctx context.Context, batch []ops.Op, results []Result) er
 	if len(batch) > s.stageCap || len(batch) > len(s.slots) {
 		return ErrBatchTooLarge
 	}
-	for i := range batch {
-		if err := s.admit(&batch[i], false); err != nil {
-			return err
-		}
-	}
-	if err := ctx.Err(); err != nil {
+	if err := r.admit(ctx, s, false, batch); err != nil {
 		return err
 	}
 	return s.doBatch(ctx, batch, results)
