@@ -43,6 +43,7 @@ func (k *kernelRing) submit(staged unsafe.Pointer, n int, out unsafe.Pointer, ma
 func (k *kernelRing) wait() error                                   { return errNoKernelRing }
 func (k *kernelRing) reap(out unsafe.Pointer, max int) int          { return 0 }
 func (k *kernelRing) close()                                        {}
+func (k *kernelRing) registerEventfd(fd int) error                  { return errNoKernelRing }
 func (k *kernelRing) fd() int                                       { return -1 }
 func (k *kernelRing) counters() kernelCounters                      { return kernelCounters{} }
 func (k *kernelRing) probe(supported []byte) int                    { return 0 }
