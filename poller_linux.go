@@ -87,9 +87,6 @@ func (p *poller) run(rc syscall.RawConn) {
 	}
 }
 
-// kick has nothing to do: the poller always watches, parked.
-func (p *poller) kick() {}
-
 // stop closes the eventfd, which ends the poller's Read, and waits for it.
 func (p *poller) stop() {
 	p.stopping.Store(true)
