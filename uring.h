@@ -136,6 +136,12 @@ static inline unsigned uring_reap(uring_t *u, uring_cqe_t *out, unsigned max) {
 	}
 }
 
+// uring_reap_addr is uring_reap for Go: its pointers as integers, so cgo has
+// none to check.
+static inline unsigned uring_reap_addr(uintptr_t u, uintptr_t out, unsigned max) {
+	return uring_reap((uring_t *)u, (uring_cqe_t *)out, max);
+}
+
 // uring_sq_pending is the number of SQEs in the SQ the kernel has not consumed.
 static inline unsigned uring_sq_pending(struct io_uring *ring) {
 	return *ring->sq.ktail - IO_URING_READ_ONCE(*ring->sq.khead);
@@ -154,9 +160,10 @@ static inline unsigned uring_sq_pending(struct io_uring *ring) {
 // to the kernel's head; u->withdrawn says how many. With SQPOLL the kernel
 // thread may take them at any moment, so they stay and complete as usual.
 //
-// staged and out are C memory, passed as integers so that cgo has no Go
+// u, staged and out are C memory, passed as integers so that cgo has no
 // pointer to check on this hot call.
-static inline int uring_submit(uring_t *u, uintptr_t staged_addr, unsigned n, uintptr_t out_addr, unsigned max) {
+static inline int uring_submit(uintptr_t u_addr, uintptr_t staged_addr, unsigned n, uintptr_t out_addr, unsigned max) {
+	uring_t *u = (uring_t *)u_addr;
 	const struct io_uring_sqe *staged = (const struct io_uring_sqe *)staged_addr;
 	uring_cqe_t *out = (uring_cqe_t *)out_addr;
 	struct io_uring *ring = &u->ring;

@@ -76,7 +76,7 @@ func newKernelRing(entries, cqEntries uint32, flags uint32, sqIdleMs uint32, sqC
 func (k *kernelRing) submit(staged unsafe.Pointer, n int, out unsafe.Pointer, max int) (reaped, withdrawn int, err error) {
 	// The counts come back through C memory: a Go pointer argument would
 	// make cgo move the variable to the heap on every call.
-	ret := C.uring_submit(k.u, C.uintptr_t(uintptr(staged)), C.uint(n), C.uintptr_t(uintptr(out)), C.uint(max))
+	ret := C.uring_submit(C.uintptr_t(uintptr(unsafe.Pointer(k.u))), C.uintptr_t(uintptr(staged)), C.uint(n), C.uintptr_t(uintptr(out)), C.uint(max))
 	got := int(k.u.reaped)
 	if ret < 0 {
 		return got, int(k.u.withdrawn), syscall.Errno(-ret)
@@ -94,7 +94,7 @@ func (k *kernelRing) wait() error {
 
 // reap copies up to max ready completions into out. The caller holds the CQ lock.
 func (k *kernelRing) reap(out unsafe.Pointer, max int) int {
-	return int(C.uring_reap(k.u, (*C.uring_cqe_t)(out), C.uint(max)))
+	return int(C.uring_reap_addr(C.uintptr_t(uintptr(unsafe.Pointer(k.u))), C.uintptr_t(uintptr(out)), C.uint(max)))
 }
 
 func (k *kernelRing) close() {
