@@ -19,6 +19,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/goaio/uring"
 	unet "github.com/goaio/uring/net"
 )
 
@@ -301,10 +302,20 @@ func BenchmarkLatencyUnderLoad(b *testing.B) {
 		}
 	}
 	lat := map[string][]time.Duration{"std": make([]time.Duration, 0, 1<<16), "ring": make([]time.Duration, 0, 1<<16)}
+	ringRing, _ := uring.Default()
+	var ringStats [2]uring.Stats // the Default ring's counters around the ring halves
 	for _, name := range []string{"std", "ring", "ring", "std"} {
 		var err error
+		before := ringRing.Stats()
 		if lat[name], err = pairs[name].run(0, d/2, lat[name]); err != nil {
 			b.Fatal(err)
+		}
+		if name == "ring" {
+			after := ringRing.Stats()
+			ringStats[0].Submitted += after.Submitted - before.Submitted
+			ringStats[0].Parks += after.Parks - before.Parks
+			ringStats[0].Wakeups += after.Wakeups - before.Wakeups
+			ringStats[0].Enters += after.Enters - before.Enters
 		}
 	}
 	bs.halt()
@@ -318,6 +329,12 @@ func BenchmarkLatencyUnderLoad(b *testing.B) {
 	}
 	b.Logf("std  %v", std)
 	b.Logf("ring %v", ring)
+	if st := ringStats[0]; st.Submitted > 0 {
+		// What the ring's round trips cost it: a profile of the completion
+		// path in numbers (Stats).
+		b.Logf("ring: %d ops, %.2f parks/op, %.3f completer wake-ups/op, %.2f enters/op",
+			st.Submitted, st.ParksPerOp(), float64(st.Wakeups)/float64(st.Submitted), st.EntersPerOp())
+	}
 	if n := min(std.n, ring.n); n < 1000 {
 		b.Logf("note: %d round trips on the shorter side: p999 is its slowest one%s; URING_BENCH_TIME=60s gives more",
 			n, map[bool]string{true: " and p99 too", false: ""}[n < 100])
