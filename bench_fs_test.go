@@ -6,19 +6,18 @@ package uring_test
 // device is the limit), with the harness of bench_test.go: same-run ratios.
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/goaio/uring/fs"
+	"github.com/goaio/uring/internal/pagecache"
 )
 
 // readerAts measures ReadAt of random blocks from n goroutines on f.
@@ -90,7 +89,7 @@ func BenchmarkFSReadAtCold64(b *testing.B) {
 	fd := openFd(b, path, 0)
 	cold := func(c contender) contender {
 		return contender{c.name, func(d time.Duration) (tally, error) {
-			stop := keepCold(b, fd)
+			stop := keepCold(b, path)
 			defer stop()
 			return c.run(d)
 		}}
@@ -106,29 +105,23 @@ func BenchmarkFSReadAtCold64(b *testing.B) {
 	b.Cleanup(func() { warmFile(b, path) })
 }
 
-// keepCold drops fd's cached pages now and every 100 ms until stop.
-func keepCold(tb testing.TB, fd int) (stop func()) {
-	drop := func() {
-		if err := unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED); err != nil {
-			tb.Error(err)
-		}
+// keepCold keeps path out of the page cache until stop (pagecache.KeepCold),
+// skipping the benchmark where that cannot be done.
+func keepCold(b *testing.B, path string) (stop func()) {
+	// fadvise(DONTNEED) drops only clean pages.
+	if f, err := os.Open(path); err == nil {
+		f.Sync()
+		f.Close()
 	}
-	drop()
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				drop()
-			}
-		}
-	})
-	return func() { close(done); wg.Wait() }
+	stop, err := pagecache.KeepCold(path)
+	var skip *pagecache.SkipError
+	if errors.As(err, &skip) {
+		b.Skip(skip.Reason)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	return stop
 }
 
 // warmFile reads path whole, so its pages are cached again.

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"fmt"
+	"errors"
 	"os"
-	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 
-	"golang.org/x/sys/unix"
+	"github.com/goaio/uring/internal/pagecache"
 )
 
 // oDirect opens for direct I/O (0 where the system has no O_DIRECT).
@@ -25,95 +22,18 @@ func processCPU() time.Duration {
 }
 
 // coldDropEvery is how often keepCold drops the data file's pages while a
-// side runs: the reads of one interval bring back only a small part of a
-// file of the default --size.
-const coldDropEvery = 100 * time.Millisecond
+// side runs.
+const coldDropEvery = pagecache.DropEvery
 
-// keepCold drops the pages of the file at path from the page cache, checks
-// that they are gone, and drops them again every coldDropEvery until stop
-// is called. The file must have no dirty pages (fadvise skips them). It
-// returns errSkip where the cache cannot be dropped: tmpfs and ramfs keep
-// their files in it.
+// keepCold is pagecache.KeepCold, with its reasons to skip as the suite's.
 func keepCold(path string) (stop func(), err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	stop, err = pagecache.KeepCold(path)
+	var skip *pagecache.SkipError
+	if errors.As(err, &skip) {
+		return nil, errSkip{skip.Reason}
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-		}
-	}()
-	var st unix.Statfs_t
-	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
-		return nil, &os.PathError{Op: "statfs", Path: path, Err: err}
-	}
-	if st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC {
-		return nil, errSkip{filepath.Dir(path) + " is tmpfs: its files live in the page cache and cannot be dropped from it: use --dir on a disk"}
-	}
-	if err := dropCache(f); err != nil {
-		return nil, err
-	}
-	resident, err := residentFraction(f)
-	if err != nil {
-		return nil, err
-	}
-	if resident > 0.5 {
-		return nil, errSkip{fmt.Sprintf("fadvise(DONTNEED) left %.0f%% of the data file in the page cache of %s: use --dir on a disk", resident*100, filepath.Dir(path))}
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(coldDropEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				_ = dropCache(f)
-			}
-		}
-	})
-	return func() {
-		close(done)
-		wg.Wait()
-		f.Close()
-	}, nil
+	return stop, err
 }
 
-// dropCache asks the kernel to drop f's clean pages from the page cache.
-func dropCache(f *os.File) error {
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
-		return &os.PathError{Op: "fadvise", Path: f.Name(), Err: err}
-	}
-	return nil
-}
-
-// residentFraction is the part of f's pages that is in the page cache
-// (mincore(2) on a mapping of the file, which does not fault pages in).
-func residentFraction(f *os.File) (float64, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	if fi.Size() == 0 {
-		return 0, nil
-	}
-	mem, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		return 0, &os.PathError{Op: "mmap", Path: f.Name(), Err: err}
-	}
-	defer unix.Munmap(mem)
-	page := int64(os.Getpagesize())
-	vec := make([]byte, (fi.Size()+page-1)/page)
-	// x/sys/unix has no Mincore on Linux.
-	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&mem[0])), uintptr(len(mem)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
-		return 0, &os.PathError{Op: "mincore", Path: f.Name(), Err: errno}
-	}
-	n := 0
-	for _, v := range vec {
-		n += int(v & 1)
-	}
-	return float64(n) / float64(len(vec)), nil
-}
+func dropCache(f *os.File) error                   { return pagecache.Drop(f) }
+func residentFraction(f *os.File) (float64, error) { return pagecache.Resident(f) }
