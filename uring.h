@@ -40,6 +40,7 @@ typedef struct {
 	unsigned reaped;        // completions the last uring_submit reaped
 	unsigned withdrawn;     // SQEs the last failed uring_submit took back out of the SQ
 	int evfd;               // an eventfd is registered: silence it while reaping inline
+	int deferred;           // IORING_SETUP_DEFER_TASKRUN: completions are posted only inside our enters
 #ifdef URING_FAULTS
 	int fault_errno;        // the next fault_times enters fail with -fault_errno
 	unsigned fault_times;
@@ -92,7 +93,16 @@ static inline int uring_init(uring_t *u, unsigned entries, unsigned cq_entries, 
 	if (ret == 0)
 		ret = io_uring_queue_init_params(entries, &u->ring, &p);
 	*features = p.features;
+	u->deferred = (flags & IORING_SETUP_DEFER_TASKRUN) != 0;
 	return ret;
+}
+
+// uring_register_ring_fd registers the ring fd with the calling thread
+// (IORING_REGISTER_RING_FDS): its enters then skip the fd lookup. Only for a
+// ring that one thread alone enters.
+static inline int uring_register_ring_fd(uring_t *u) {
+	int ret = io_uring_register_ring_fd(&u->ring);
+	return ret < 0 ? ret : 0;
 }
 
 // uring_reap copies up to max completions into out and frees their CQ entries.
@@ -195,8 +205,10 @@ static inline int uring_submit(uintptr_t u_addr, uintptr_t staged_addr, unsigned
 	for (;;) {
 		u->submits++;
 		u->enters++;
+		// With DEFER_TASKRUN the completions of work done meanwhile are
+		// posted only when asked for (IORING_ENTER_GETEVENTS).
 		if (!uring_enter_fault(u, &ret))
-			ret = io_uring_submit(ring);
+			ret = u->deferred ? io_uring_submit_and_get_events(ring) : io_uring_submit(ring);
 		if (ret > 0 && !sqpoll && uring_sq_pending(ring) > 0)
 			continue; // the kernel stopped early: submit the rest
 		if (ret >= 0 || (ret != -EINTR && ret != -EAGAIN && ret != -EBUSY))
