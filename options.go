@@ -3,6 +3,7 @@ package uring
 import (
 	"os"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -29,7 +30,7 @@ func defaultConfig() config {
 // totalShards is how many io_uring instances the Ring has: with the hybrid
 // design, shards for file ops and as many owned ones for socket ops.
 func (c *config) totalShards() int {
-	if c.design == "hybrid" && !c.sqPoll {
+	if strings.HasPrefix(c.design, "hybrid") && !c.sqPoll {
 		return 2 * c.shards
 	}
 	return c.shards
@@ -41,13 +42,16 @@ func (c *config) ownedShard(id int) bool {
 		return false
 	}
 	switch c.design {
-	case "owner":
+	case "owner", "owner-np":
 		return true
-	case "hybrid":
+	case "hybrid", "hybrid-np":
 		return id >= c.shards
 	}
 	return false
 }
+
+// ownerNetpoll: the owner sleeps in the netpoller, not in the kernel.
+func (c *config) ownerNetpoll() bool { return strings.HasSuffix(c.design, "-np") }
 
 // WithEntries sets the submission queue size of each shard (rounded up to a
 // power of two by the kernel). It is also the largest batch.
@@ -99,7 +103,7 @@ func (c *config) normalize() {
 		c.shards = 64
 	}
 	c.shards = min(c.shards, maxShards) // request IDs have 8 bits for the shard
-	if c.design == "hybrid" {
+	if strings.HasPrefix(c.design, "hybrid") {
 		c.shards = min(c.shards, maxShards/2)
 	}
 }

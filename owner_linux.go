@@ -3,6 +3,7 @@
 package uring
 
 import (
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,15 @@ type owner struct {
 
 	begin  chan struct{} // s is set: run
 	nWakes atomic.Uint64
+
+	// With netpoll the owner sleeps in Go's netpoller instead of the
+	// kernel: the eventfd is registered with the ring, which signals it
+	// when completion work is queued, and callers write it to wake.
+	netpoll bool
+	evf     *os.File
+	rc      syscall.RawConn
+	drain   func(fd uintptr) bool
+	buf     [8]byte
 }
 
 // wakeValue is what wake writes to the eventfd.
@@ -49,8 +59,8 @@ var wakeValue = [8]byte{1}
 // startOwner starts an owner thread and runs create on it, which makes the
 // kernel ring; it returns create's ring or error. The thread then waits for
 // begin to run the shard.
-func startOwner(create func() (*kernelRing, error)) (*owner, *kernelRing, error) {
-	o := &owner{begin: make(chan struct{}), evfd: -1}
+func startOwner(create func() (*kernelRing, error), netpoll bool) (*owner, *kernelRing, error) {
+	o := &owner{begin: make(chan struct{}), evfd: -1, netpoll: netpoll}
 	type made struct {
 		k   *kernelRing
 		err error
@@ -83,6 +93,25 @@ func startOwner(create func() (*kernelRing, error)) (*owner, *kernelRing, error)
 func (o *owner) setup(k *kernelRing) error {
 	if err := k.registerRingFd(); err != nil {
 		return err
+	}
+	if o.netpoll {
+		fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+		if err != nil {
+			return err
+		}
+		if err := k.registerEventfd(fd, false); err != nil {
+			unix.Close(fd)
+			return err
+		}
+		o.evf = os.NewFile(uintptr(fd), "io_uring-owner-eventfd")
+		if o.rc, err = o.evf.SyscallConn(); err != nil {
+			o.evf.Close()
+			return err
+		}
+		o.evfd = fd
+		o.drain = o.drainEventfd
+		k.exec = o.call
+		return nil
 	}
 	// A blocking eventfd: the ring polls it, and a write never blocks.
 	fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
@@ -161,7 +190,9 @@ func (o *owner) runCalls() {
 func (o *owner) run() {
 	s := o.s
 	defer func() {
-		if o.evfd >= 0 {
+		if o.evf != nil {
+			o.evf.Close()
+		} else if o.evfd >= 0 {
 			unix.Close(o.evfd)
 		}
 	}()
@@ -206,7 +237,12 @@ func (o *owner) run() {
 				o.sleeping.Store(false)
 				continue
 			}
-			err := s.k.wait()
+			var err error
+			if o.netpoll {
+				err = o.park()
+			} else {
+				err = s.k.wait()
+			}
 			o.sleeping.Store(false)
 			o.nWakes.Add(1)
 			if err != nil && err != syscall.EINTR {
@@ -221,6 +257,24 @@ func (o *owner) run() {
 			s.cqMu.Unlock()
 		}
 	}
+}
+
+// park runs the deferred completion work and, when it posted nothing,
+// parks in the netpoller until the eventfd is signalled: by the kernel for
+// new completion work, or by a caller.
+func (o *owner) park() error {
+	s := o.s
+	s.k.getEvents()
+	if s.k.ready() {
+		return nil
+	}
+	return o.rc.Read(o.drain)
+}
+
+// drain reads the eventfd for park; made once, so parking allocates nothing.
+func (o *owner) drainEventfd(fd uintptr) bool {
+	_, err := unix.Read(int(fd), o.buf[:])
+	return err != unix.EAGAIN
 }
 
 // stop: the owner ends when the ring is closed, on its thread (close).

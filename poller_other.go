@@ -11,7 +11,7 @@ type owner struct {
 	begin chan struct{}
 }
 
-func startOwner(create func() (*kernelRing, error)) (*owner, *kernelRing, error) {
+func startOwner(create func() (*kernelRing, error), netpoll bool) (*owner, *kernelRing, error) {
 	return nil, nil, errors.ErrUnsupported
 }
 func (o *owner) wake()             {}

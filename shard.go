@@ -90,7 +90,7 @@ func newShard(r *Ring, id int, cfg *config, wqFd int) (*shard, error) {
 		entries := max(cfg.entries, 2) // room for a batch and the owner's wake-up poll
 		o, k, err = startOwner(func() (*kernelRing, error) {
 			return newKernelRing(entries, cfg.cqEntries, flags|setupSingleIssuer|setupDeferTaskrun, idle, cfg.sqCPU, wqFd)
-		})
+		}, cfg.ownerNetpoll())
 	} else {
 		k, err = newKernelRing(cfg.entries, cfg.cqEntries, flags, idle, cfg.sqCPU, wqFd)
 	}

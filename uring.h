@@ -280,15 +280,24 @@ static inline int uring_register_files(uring_t *u, const int *fds, unsigned n) {
 }
 
 // uring_register_eventfd makes the kernel signal fd for each completion
-// (IORING_REGISTER_EVENTFD) except while a submitter reaps inline.
-static inline int uring_register_eventfd(uring_t *u, int fd) {
+// (IORING_REGISTER_EVENTFD), and with quiet not while a submitter reaps
+// inline.
+static inline int uring_register_eventfd(uring_t *u, int fd, int quiet) {
 	int ret = io_uring_register_eventfd(&u->ring, fd);
 	if (ret == 0)
-		u->evfd = 1;
+		u->evfd = quiet;
 	return ret;
 }
 
+// uring_get_events runs the ring's deferred completion work
+// (DEFER_TASKRUN), which posts its completions to the CQ.
+static inline void uring_get_events(uring_t *u) {
+	u->enters++;
+	io_uring_get_events(&u->ring);
+}
+
 static inline int uring_fd(uring_t *u) { return u->ring.ring_fd; }
+static inline unsigned uring_cq_ready(uring_t *u) { return io_uring_cq_ready(&u->ring); }
 static inline unsigned uring_sq_entries(uring_t *u) { return u->ring.sq.ring_entries; }
 static inline unsigned uring_cq_entries(uring_t *u) { return u->ring.cq.ring_entries; }
 static inline unsigned uring_koverflow(uring_t *u) { return IO_URING_READ_ONCE(*u->ring.cq.koverflow); }

@@ -126,10 +126,20 @@ func (k *kernelRing) registerRingFd() error { return errno(C.uring_register_ring
 
 func (k *kernelRing) fd() int { return int(C.uring_fd(k.u)) }
 
-func (k *kernelRing) registerEventfd(fd int) (err error) {
-	k.on(func() { err = errno(C.uring_register_eventfd(k.u, C.int(fd))) })
+// ready reports whether the CQ holds completions.
+func (k *kernelRing) ready() bool { return C.uring_cq_ready(k.u) > 0 }
+
+func (k *kernelRing) registerEventfd(fd int, quiet bool) (err error) {
+	q := C.int(0)
+	if quiet {
+		q = 1
+	}
+	k.on(func() { err = errno(C.uring_register_eventfd(k.u, C.int(fd), q)) })
 	return err
 }
+
+// getEvents runs the deferred completion work of a DEFER_TASKRUN ring.
+func (k *kernelRing) getEvents() { C.uring_get_events(k.u) }
 
 func (k *kernelRing) counters() kernelCounters {
 	return kernelCounters{submits: uint64(k.u.submits), enters: uint64(k.u.enters), taskrun: uint64(k.u.taskrun),
