@@ -64,11 +64,6 @@ func (s *shard) dispatch(n int, self int32) {
 			continue
 		}
 		if isInternal(c.userData) {
-			if c.userData == wakeID { // the owner's wake-up: not a request
-				s.nCompleted.Add(^uint64(0))
-				s.owner.woke(c.flags)
-				continue
-			}
 			s.inflight.Add(-1)
 			continue
 		}

@@ -1,9 +1,7 @@
 package uring
 
 import (
-	"os"
 	"runtime"
-	"strings"
 	"time"
 )
 
@@ -20,38 +18,11 @@ type config struct {
 	sqIdle      time.Duration
 	sqCPU       int
 	attach      *Ring
-	design      string // the completion design: "" (callers submit), "owner", "hybrid"
 }
 
 func defaultConfig() config {
-	return config{entries: 256, sqCPU: -1, design: os.Getenv("URING_DESIGN")}
+	return config{entries: 256, sqCPU: -1}
 }
-
-// totalShards is how many io_uring instances the Ring has: with the hybrid
-// design, shards for file ops and as many owned ones for socket ops.
-func (c *config) totalShards() int {
-	if strings.HasPrefix(c.design, "hybrid") && !c.sqPoll {
-		return 2 * c.shards
-	}
-	return c.shards
-}
-
-// ownedShard says whether shard id has a ring-owner thread (owner_linux.go).
-func (c *config) ownedShard(id int) bool {
-	if c.sqPoll { // DEFER_TASKRUN cannot be combined with SQPOLL
-		return false
-	}
-	switch c.design {
-	case "owner", "owner-np":
-		return true
-	case "hybrid", "hybrid-np":
-		return id >= c.shards
-	}
-	return false
-}
-
-// ownerNetpoll: the owner sleeps in the netpoller, not in the kernel.
-func (c *config) ownerNetpoll() bool { return strings.HasSuffix(c.design, "-np") }
 
 // WithEntries sets the submission queue size of each shard (rounded up to a
 // power of two by the kernel). It is also the largest batch.
@@ -103,7 +74,4 @@ func (c *config) normalize() {
 		c.shards = 64
 	}
 	c.shards = min(c.shards, maxShards) // request IDs have 8 bits for the shard
-	if strings.HasPrefix(c.design, "hybrid") {
-		c.shards = min(c.shards, maxShards/2)
-	}
 }

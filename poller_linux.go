@@ -41,7 +41,7 @@ func newPoller(s *shard) (completer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.k.registerEventfd(fd, true); err != nil {
+	if err := s.k.registerEventfd(fd); err != nil {
 		unix.Close(fd)
 		return nil, err
 	}

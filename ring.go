@@ -15,10 +15,7 @@ import (
 // their completions back to waiting goroutines. A Ring is safe for use by many
 // goroutines at once.
 type Ring struct {
-	shards []*shard
-	// netFrom: shards[netFrom:] take socket ops (the hybrid design's owned
-	// shards); without them it is len(shards).
-	netFrom   int
+	shards    []*shard
 	closed    atomic.Bool   // Close has begun: calls return ErrClosed
 	closeDone chan struct{} // closed when Close has finished
 	closeErr  error
@@ -56,8 +53,8 @@ func New(opts ...Option) (*Ring, error) {
 			return nil, fmt.Errorf("uring: WithAttachWQ: %w", ErrClosed)
 		}
 	}
-	r := &Ring{closeDone: make(chan struct{}), netFrom: cfg.shards}
-	for i := 0; i < cfg.totalShards(); i++ {
+	r := &Ring{closeDone: make(chan struct{})}
+	for i := 0; i < cfg.shards; i++ {
 		wq := -1
 		if cfg.attach != nil {
 			wq = cfg.attach.shards[0].k.fd()
@@ -96,23 +93,11 @@ func setupError(err error) error {
 // woken goroutine to the other processor (measured: 3-5 ops per
 // io_uring_enter against 18-60 this way).
 func (r *Ring) pick() *shard {
-	return pickFrom(r.shards[:r.netFrom])
-}
-
-// pickNet is pick for a socket op: on the shards that take them.
-func (r *Ring) pickNet() *shard {
-	if r.netFrom == len(r.shards) {
-		return r.pick()
-	}
-	return pickFrom(r.shards[r.netFrom:])
-}
-
-func pickFrom(shards []*shard) *shard {
-	if len(shards) == 1 {
-		return shards[0]
+	if len(r.shards) == 1 {
+		return r.shards[0]
 	}
 	var probe byte
-	return shards[int(uintptr(unsafe.Pointer(&probe))>>13%uintptr(len(shards)))]
+	return r.shards[int(uintptr(unsafe.Pointer(&probe))>>13%uintptr(len(r.shards)))]
 }
 
 // Close cancels every operation in flight, waits until the kernel has

@@ -77,21 +77,7 @@ func (r *Ring) shardFor(op *ops.Op) *shard {
 	if s, routed := r.routed(k, id); routed {
 		return s
 	}
-	if isSocketOp(op.Opcode) {
-		return r.pickNet()
-	}
 	return r.pick()
-}
-
-// isSocketOp says whether op waits on a socket: the hybrid design runs
-// those on its owned shards.
-func isSocketOp(op ops.Opcode) bool {
-	switch op {
-	case ops.OpAccept, ops.OpConnect, ops.OpRecv, ops.OpRecvMsg, ops.OpSend, ops.OpSendMsg,
-		ops.OpSendZC, ops.OpSendMsgZC, ops.OpPollAdd, ops.OpShutdown:
-		return true
-	}
-	return false
 }
 
 // routed returns the shard route k (with target id) names, and false for
@@ -131,9 +117,6 @@ func (r *Ring) batchShard(batch []ops.Op) (*shard, error) {
 	}
 	if s == nil {
 		s = r.pick()
-		if isSocketOp(batch[0].Opcode) {
-			s = r.pickNet()
-		}
 	}
 	return s, nil
 }

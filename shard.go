@@ -38,7 +38,6 @@ type shard struct {
 	cqes      unsafe.Pointer
 	cqeCap    int
 	completer completer
-	owner     *owner // the ring-owner thread, on a shard that has one (owner_linux.go)
 	// reapPending: a completer found cqMu held; its holder reaps again
 	// after unlocking.
 	reapPending atomic.Bool
@@ -79,29 +78,18 @@ func newShard(r *Ring, id int, cfg *config, wqFd int) (*shard, error) {
 		flags |= setupSQPoll
 		idle = uint32(cfg.sqIdle / time.Millisecond)
 	}
-	var (
-		k   *kernelRing
-		o   *owner
-		err error
-	)
-	owned := cfg.ownedShard(id)
-	if owned {
-		// SINGLE_ISSUER binds the ring to the thread that creates it.
-		entries := max(cfg.entries, 2) // room for a batch and the owner's wake-up poll
-		o, k, err = startOwner(func() (*kernelRing, error) {
-			return newKernelRing(entries, cfg.cqEntries, flags|setupSingleIssuer|setupDeferTaskrun, idle, cfg.sqCPU, wqFd)
-		}, cfg.ownerNetpoll())
-	} else {
-		k, err = newKernelRing(cfg.entries, cfg.cqEntries, flags, idle, cfg.sqCPU, wqFd)
-	}
+	k, err := newKernelRing(cfg.entries, cfg.cqEntries, flags, idle, cfg.sqCPU, wqFd)
 	if err != nil {
 		return nil, setupError(err) // the floor (checkKernel) has SUBMIT_ALL and NODROP
 	}
 	s := &shard{ring: r, id: int32(id), k: k, stageCap: k.sqEntries, cqeCap: 256,
 		drained: make(chan struct{}, 1)}
-	if owned {
-		s.stageCap-- // the owner's wake-up poll always fits
+	var sup [256]byte
+	last := k.probe(sup[:])
+	for i, v := range sup {
+		s.probe.supported[i] = v != 0
 	}
+	s.probe.LastOp = ops.Opcode(last)
 	s.space.L = &s.mu
 	s.staging[0] = cAlloc(s.stageCap * sqeSize)
 	s.staging[1] = cAlloc(s.stageCap * sqeSize)
@@ -116,24 +104,12 @@ func newShard(r *Ring, id int, cfg *config, wqFd int) (*shard, error) {
 	s.slots = make([]slot, n)
 	s.scratch = cAlloc(n * scratchSize)
 	s.free.init(n)
-	if owned {
-		o.s, s.owner, s.completer = s, o, o
-		close(o.begin)
-	} else {
-		c, err := newPoller(s)
-		if err != nil {
-			k.close()
-			return nil, err
-		}
-		s.completer = c
+	c, err := newPoller(s)
+	if err != nil {
+		k.close()
+		return nil, err
 	}
-	// The probe is a registration call: on an owned ring, the owner runs it.
-	var sup [256]byte
-	last := k.probe(sup[:])
-	for i, v := range sup {
-		s.probe.supported[i] = v != 0
-	}
-	s.probe.LastOp = ops.Opcode(last)
+	s.completer = c
 	return s, nil
 }
 

@@ -33,22 +33,10 @@ func (s *shard) stage(entries []sqe, self int32) {
 		s.space.Wait()
 		s.spaceWait--
 	}
-	copySQEs(s.stagedEnd(), entries)
+	base := unsafe.Add(s.staging[s.cur], s.staged*sqeSize)
+	copy(unsafe.Slice((*sqe)(base), len(entries)), entries)
 	s.staged += len(entries)
-	if o := s.owner; o != nil {
-		s.mu.Unlock()
-		o.wake()
-		return
-	}
 	s.flushLocked(self)
-}
-
-// stagedEnd is where the next staged SQE goes. Called with mu held.
-func (s *shard) stagedEnd() unsafe.Pointer { return unsafe.Add(s.staging[s.cur], s.staged*sqeSize) }
-
-// copySQEs copies entries to the C memory at dst.
-func copySQEs(dst unsafe.Pointer, entries []sqe) {
-	copy(unsafe.Slice((*sqe)(dst), len(entries)), entries)
 }
 
 // flushLocked runs the submitter loop if no submitter is active. Called with

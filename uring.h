@@ -40,7 +40,6 @@ typedef struct {
 	unsigned reaped;        // completions the last uring_submit reaped
 	unsigned withdrawn;     // SQEs the last failed uring_submit took back out of the SQ
 	int evfd;               // an eventfd is registered: silence it while reaping inline
-	int deferred;           // IORING_SETUP_DEFER_TASKRUN: completions are posted only inside our enters
 #ifdef URING_FAULTS
 	int fault_errno;        // the next fault_times enters fail with -fault_errno
 	unsigned fault_times;
@@ -93,16 +92,7 @@ static inline int uring_init(uring_t *u, unsigned entries, unsigned cq_entries, 
 	if (ret == 0)
 		ret = io_uring_queue_init_params(entries, &u->ring, &p);
 	*features = p.features;
-	u->deferred = (flags & IORING_SETUP_DEFER_TASKRUN) != 0;
 	return ret;
-}
-
-// uring_register_ring_fd registers the ring fd with the calling thread
-// (IORING_REGISTER_RING_FDS): its enters then skip the fd lookup. Only for a
-// ring that one thread alone enters.
-static inline int uring_register_ring_fd(uring_t *u) {
-	int ret = io_uring_register_ring_fd(&u->ring);
-	return ret < 0 ? ret : 0;
 }
 
 // uring_reap copies up to max completions into out and frees their CQ entries.
@@ -205,10 +195,8 @@ static inline int uring_submit(uintptr_t u_addr, uintptr_t staged_addr, unsigned
 	for (;;) {
 		u->submits++;
 		u->enters++;
-		// With DEFER_TASKRUN the completions of work done meanwhile are
-		// posted only when asked for (IORING_ENTER_GETEVENTS).
 		if (!uring_enter_fault(u, &ret))
-			ret = u->deferred ? io_uring_submit_and_get_events(ring) : io_uring_submit(ring);
+			ret = io_uring_submit(ring);
 		if (ret > 0 && !sqpoll && uring_sq_pending(ring) > 0)
 			continue; // the kernel stopped early: submit the rest
 		if (ret >= 0 || (ret != -EINTR && ret != -EAGAIN && ret != -EBUSY))
@@ -280,24 +268,15 @@ static inline int uring_register_files(uring_t *u, const int *fds, unsigned n) {
 }
 
 // uring_register_eventfd makes the kernel signal fd for each completion
-// (IORING_REGISTER_EVENTFD), and with quiet not while a submitter reaps
-// inline.
-static inline int uring_register_eventfd(uring_t *u, int fd, int quiet) {
+// (IORING_REGISTER_EVENTFD) except while a submitter reaps inline.
+static inline int uring_register_eventfd(uring_t *u, int fd) {
 	int ret = io_uring_register_eventfd(&u->ring, fd);
 	if (ret == 0)
-		u->evfd = quiet;
+		u->evfd = 1;
 	return ret;
 }
 
-// uring_get_events runs the ring's deferred completion work
-// (DEFER_TASKRUN), which posts its completions to the CQ.
-static inline void uring_get_events(uring_t *u) {
-	u->enters++;
-	io_uring_get_events(&u->ring);
-}
-
 static inline int uring_fd(uring_t *u) { return u->ring.ring_fd; }
-static inline unsigned uring_cq_ready(uring_t *u) { return io_uring_cq_ready(&u->ring); }
 static inline unsigned uring_sq_entries(uring_t *u) { return u->ring.sq.ring_entries; }
 static inline unsigned uring_cq_entries(uring_t *u) { return u->ring.cq.ring_entries; }
 static inline unsigned uring_koverflow(uring_t *u) { return IO_URING_READ_ONCE(*u->ring.cq.koverflow); }

@@ -26,18 +26,6 @@ type kernelRing struct {
 	features  uint32
 	sqEntries int
 	cqEntries int
-	// exec runs a call that enters the kernel for this ring on the one
-	// thread allowed to (a SINGLE_ISSUER ring's owner); nil: any thread.
-	exec func(fn func())
-}
-
-// on runs fn where calls into this ring's kernel side are allowed.
-func (k *kernelRing) on(fn func()) {
-	if k.exec == nil {
-		fn()
-		return
-	}
-	k.exec(fn)
 }
 
 const (
@@ -110,87 +98,52 @@ func (k *kernelRing) reap(out unsafe.Pointer, max int) int {
 }
 
 func (k *kernelRing) close() {
-	k.on(func() {
-		C.io_uring_queue_exit(&k.u.ring)
-		C.free(unsafe.Pointer(k.u))
-		k.u = nil
-	})
+	C.io_uring_queue_exit(&k.u.ring)
+	C.free(unsafe.Pointer(k.u))
+	k.u = nil
 }
-
-// closed reports whether close ran (for the owner thread, which ends then).
-func (k *kernelRing) closed() bool { return k.u == nil }
-
-// registerRingFd registers the ring fd with the calling thread: only for a
-// ring that thread alone enters.
-func (k *kernelRing) registerRingFd() error { return errno(C.uring_register_ring_fd(k.u)) }
 
 func (k *kernelRing) fd() int { return int(C.uring_fd(k.u)) }
 
-// ready reports whether the CQ holds completions.
-func (k *kernelRing) ready() bool { return C.uring_cq_ready(k.u) > 0 }
-
-func (k *kernelRing) registerEventfd(fd int, quiet bool) (err error) {
-	q := C.int(0)
-	if quiet {
-		q = 1
-	}
-	k.on(func() { err = errno(C.uring_register_eventfd(k.u, C.int(fd), q)) })
-	return err
+func (k *kernelRing) registerEventfd(fd int) error {
+	return errno(C.uring_register_eventfd(k.u, C.int(fd)))
 }
-
-// getEvents runs the deferred completion work of a DEFER_TASKRUN ring.
-func (k *kernelRing) getEvents() { C.uring_get_events(k.u) }
 
 func (k *kernelRing) counters() kernelCounters {
 	return kernelCounters{submits: uint64(k.u.submits), enters: uint64(k.u.enters), taskrun: uint64(k.u.taskrun),
 		sqFull: uint64(k.u.sq_full_waits), cqOverflows: uint64(k.u.cq_overflows), drops: uint64(C.uring_koverflow(k.u))}
 }
 
-func (k *kernelRing) probe(supported []byte) (last int) {
-	k.on(func() {
-		last = int(C.uring_probe(k.u, (*C.uchar)(unsafe.Pointer(&supported[0])), C.int(len(supported))))
-	})
-	return last
+func (k *kernelRing) probe(supported []byte) int {
+	return int(C.uring_probe(k.u, (*C.uchar)(unsafe.Pointer(&supported[0])), C.int(len(supported))))
 }
 
-func (k *kernelRing) registerFiles(fds []int32) (err error) {
-	k.on(func() { err = errno(C.uring_register_files(k.u, (*C.int)(unsafe.Pointer(&fds[0])), C.uint(len(fds)))) })
-	return err
+func (k *kernelRing) registerFiles(fds []int32) error {
+	return errno(C.uring_register_files(k.u, (*C.int)(unsafe.Pointer(&fds[0])), C.uint(len(fds))))
 }
 
-func (k *kernelRing) registerFilesSparse(n int) (err error) {
-	k.on(func() { err = errno(C.uring_register_files_sparse(k.u, C.uint(n))) })
-	return err
+func (k *kernelRing) registerFilesSparse(n int) error {
+	return errno(C.uring_register_files_sparse(k.u, C.uint(n)))
 }
 
 func (k *kernelRing) updateFiles(off int, fds []int32) (int, error) {
-	var ret C.int
-	k.on(func() {
-		ret = C.io_uring_register_files_update(&k.u.ring, C.uint(off), (*C.int)(unsafe.Pointer(&fds[0])), C.uint(len(fds)))
-	})
+	ret := C.io_uring_register_files_update(&k.u.ring, C.uint(off), (*C.int)(unsafe.Pointer(&fds[0])), C.uint(len(fds)))
 	if ret < 0 {
 		return 0, syscall.Errno(-ret)
 	}
 	return int(ret), nil
 }
 
-func (k *kernelRing) unregisterFiles() (err error) {
-	k.on(func() { err = errno(C.uring_unregister_files(k.u)) })
-	return err
-}
+func (k *kernelRing) unregisterFiles() error { return errno(C.uring_unregister_files(k.u)) }
 
 // registerBuffers registers buffers given as (address, length) pairs. The
 // caller keeps the buffers pinned until unregisterBuffers.
-func (k *kernelRing) registerBuffers(pairs []uint64) (err error) {
-	k.on(func() {
-		err = errno(C.uring_register_buffers(k.u, (*C.uint64_t)(unsafe.Pointer(&pairs[0])), C.uint(len(pairs)/2)))
-	})
-	return err
+func (k *kernelRing) registerBuffers(pairs []uint64) error {
+	return errno(C.uring_register_buffers(k.u, (*C.uint64_t)(unsafe.Pointer(&pairs[0])), C.uint(len(pairs)/2)))
 }
 
-func (k *kernelRing) unregisterBuffers() (err error) {
-	k.on(func() { err = errno(C.uring_unregister_buffers(k.u)) })
-	return err
+func (k *kernelRing) unregisterBuffers() error {
+	return errno(C.uring_unregister_buffers(k.u))
 }
 
 // cBufRing is a provided-buffer ring registered with one kernel ring.
@@ -201,9 +154,7 @@ func (k *kernelRing) newBufRing(entries, size int, group uint16) (*cBufRing, err
 	if b == nil {
 		return nil, syscall.ENOMEM
 	}
-	var err error
-	k.on(func() { err = errno(C.uring_bufring_setup(k.u, b, C.uint(entries), C.uint(size), C.int(group))) })
-	if err != nil {
+	if err := errno(C.uring_bufring_setup(k.u, b, C.uint(entries), C.uint(size), C.int(group))); err != nil {
 		C.free(unsafe.Pointer(b))
 		return nil, err
 	}
@@ -220,11 +171,11 @@ func (b *cBufRing) recycle(bid uint16) { C.uring_bufring_recycle(b.b, C.uint(bid
 
 // free releases the buffers; k is nil when the ring is already closed.
 func (b *cBufRing) free(k *kernelRing) {
-	if k == nil {
-		C.uring_bufring_free(nil, b.b)
-	} else {
-		k.on(func() { C.uring_bufring_free(k.u, b.b) })
+	var u *C.uring_t
+	if k != nil {
+		u = k.u
 	}
+	C.uring_bufring_free(u, b.b)
 	C.free(unsafe.Pointer(b.b))
 }
 

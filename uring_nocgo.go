@@ -22,7 +22,6 @@ type kernelRing struct {
 	features  uint32
 	sqEntries int
 	cqEntries int
-	exec      func(fn func())
 }
 
 const (
@@ -44,12 +43,8 @@ func (k *kernelRing) submit(staged unsafe.Pointer, n int, out unsafe.Pointer, ma
 func (k *kernelRing) wait() error                                   { return errNoKernelRing }
 func (k *kernelRing) reap(out unsafe.Pointer, max int) int          { return 0 }
 func (k *kernelRing) close()                                        {}
-func (k *kernelRing) closed() bool                                  { return true }
-func (k *kernelRing) registerRingFd() error                         { return errNoKernelRing }
-func (k *kernelRing) registerEventfd(fd int, quiet bool) error      { return errNoKernelRing }
-func (k *kernelRing) getEvents()                                    {}
+func (k *kernelRing) registerEventfd(fd int) error                  { return errNoKernelRing }
 func (k *kernelRing) fd() int                                       { return -1 }
-func (k *kernelRing) ready() bool                                   { return false }
 func (k *kernelRing) counters() kernelCounters                      { return kernelCounters{} }
 func (k *kernelRing) probe(supported []byte) int                    { return 0 }
 func (k *kernelRing) registerFiles(fds []int32) error               { return errNoKernelRing }

@@ -41,10 +41,6 @@ func isMessage(ud uint64) bool  { return ud&tagMessage != 0 }
 // ud, a cancel, a wake-up).
 func internalID(ud uint64) uint64 { return ud | tagInternal }
 
-// wakeID is the owner thread's wake-up poll (owner_linux.go): an internal
-// ID no request's link timeout can have, as no slot has index 2^32-1.
-const wakeID = tagInternal | 1<<32 - 1
-
 // messageID is what a msg_ring target must see: never one of its own
 // requests, whatever user_data the op was given.
 func messageID(ud uint64) uint64 { return ud&^tagInternal | tagMessage }
