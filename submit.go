@@ -126,7 +126,7 @@ func (s *shard) failBatch(buf unsafe.Pointer, n int, err error) {
 	s.unlockCQ()
 }
 
-// submitInternal submits the ring's own request (a cancel or a wake-up).
+// submitInternal submits the ring's own request (a cancel).
 func (s *shard) submitInternal(e sqe) {
 	e.userData = internalID(e.userData)
 	entries := [1]sqe{e}

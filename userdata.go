@@ -2,7 +2,7 @@ package uring
 
 // A request's user_data, the ID the kernel hands back in its completion:
 //
-//	bit 63       the ring's own request (a cancel, a link timeout, a wake-up):
+//	bit 63       the ring's own request (a cancel or a link timeout):
 //	             its completion only counts down inflight
 //	bit 62       a msg_ring message from another ring: it belongs to no request
 //	bits 54-61   the shard that holds the request
@@ -38,7 +38,7 @@ func isInternal(ud uint64) bool { return ud&tagInternal != 0 }
 func isMessage(ud uint64) bool  { return ud&tagMessage != 0 }
 
 // internalID marks ud as the ring's own request (a link timeout for request
-// ud, a cancel, a wake-up).
+// ud, or a cancel).
 func internalID(ud uint64) uint64 { return ud | tagInternal }
 
 // messageID is what a msg_ring target must see: never one of its own

@@ -195,7 +195,7 @@ func readers(open func(string) (io.ReaderAt, io.Closer, error), direct bool) fun
 
 // coldReaders is readers on the data file kept out of the page cache:
 // keepCold drops its pages before the side's measurement and every
-// coldDropEvery during it, so most reads go to the device.
+// pagecache.DropEvery during it, so most reads go to the device.
 func coldReaders(open func(string) (io.ReaderAt, io.Closer, error)) func(e *benchEnv) (func(int) (step, error), func(), error) {
 	buffered := readers(open, false)
 	return func(e *benchEnv) (func(int) (step, error), func(), error) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"os"
 	"syscall"
 	"time"
 
@@ -21,10 +20,6 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// coldDropEvery is how often keepCold drops the data file's pages while a
-// side runs.
-const coldDropEvery = pagecache.DropEvery
-
 // keepCold is pagecache.KeepCold, with its reasons to skip as the suite's.
 func keepCold(path string) (stop func(), err error) {
 	stop, err = pagecache.KeepCold(path)
@@ -34,6 +29,3 @@ func keepCold(path string) (stop func(), err error) {
 	}
 	return stop, err
 }
-
-func dropCache(f *os.File) error                   { return pagecache.Drop(f) }
-func residentFraction(f *os.File) (float64, error) { return pagecache.Resident(f) }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/goaio/uring/internal/pagecache"
 	"github.com/goaio/uring/internal/seccomptest"
 )
 
@@ -92,7 +93,7 @@ func resident(t *testing.T, p string) float64 {
 	f, err := os.Open(p)
 	require.NoError(t, err)
 	defer f.Close()
-	r, err := residentFraction(f)
+	r, err := pagecache.Resident(f)
 	require.NoError(t, err)
 	return r
 }
@@ -156,7 +157,7 @@ func TestBenchCold(t *testing.T) {
 }
 
 // keepCold empties the page cache of the file and keeps it empty while it
-// runs: pages read back are dropped again within coldDropEvery, and stay
+// runs: pages read back are dropped again within pagecache.DropEvery, and stay
 // once it is stopped. Reading the dropped file reads it from storage
 // (read_bytes of /proc/self/io rises), which is what the cold case counts.
 func TestKeepCold(t *testing.T) {
@@ -186,12 +187,12 @@ func TestKeepCold(t *testing.T) {
 	} else {
 		t.Log("no /proc/self/io here (CONFIG_TASK_IO_ACCOUNTING off?): the storage reads are not checked")
 	}
-	require.Eventually(t, func() bool { return resident(t, p) < 0.05 }, 10*coldDropEvery, coldDropEvery/10,
+	require.Eventually(t, func() bool { return resident(t, p) < 0.05 }, 10*pagecache.DropEvery, pagecache.DropEvery/10,
 		"pages read back are dropped again")
 
 	stop()
 	readAll(t, p)
-	time.Sleep(3 * coldDropEvery)
+	time.Sleep(3 * pagecache.DropEvery)
 	require.Greater(t, resident(t, p), 0.9, "after stop nothing drops the pages")
 }
 
@@ -210,7 +211,7 @@ func TestKeepColdTmpfs(t *testing.T) {
 	f, err := os.Open(p)
 	require.NoError(t, err)
 	defer f.Close()
-	require.NoError(t, dropCache(f))
+	require.NoError(t, pagecache.Drop(f))
 	require.Equal(t, 1.0, resident(t, p), "tmpfs keeps its pages")
 
 	stop, err := keepCold(p)

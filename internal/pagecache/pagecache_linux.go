@@ -79,7 +79,7 @@ func KeepCold(path string) (stop func(), err error) {
 	}, nil
 }
 
-// dropCache asks the kernel to drop f's clean pages from the page cache.
+// Drop asks the kernel to drop f's clean pages from the page cache.
 func Drop(f *os.File) error {
 	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
 		return &os.PathError{Op: "fadvise", Path: f.Name(), Err: err}
@@ -87,7 +87,7 @@ func Drop(f *os.File) error {
 	return nil
 }
 
-// residentFraction is the part of f's pages that is in the page cache
+// Resident is the part of f's pages that is in the page cache
 // (mincore(2) on a mapping of the file, which does not fault pages in).
 func Resident(f *os.File) (float64, error) {
 	fi, err := f.Stat()
