@@ -44,6 +44,10 @@ func TestDefect15NilFile(t *testing.T) {
 		"DirectAlignment": {results: []any{0, 0, os.ErrInvalid}},
 		"ReadAtv":         {results: []any{[]int{0, 0}, []error{os.ErrInvalid, os.ErrInvalid}}},
 		"AlignedBuffer":   {results: []any{[]byte{}}},
+		"SyncData":        {results: []any{os.ErrInvalid}},
+		"SyncRange":       {results: []any{os.ErrInvalid}},
+		"Allocate":        {results: []any{os.ErrInvalid}},
+		"Advise":          {results: []any{os.ErrInvalid}},
 	}
 	for i := range fv.NumMethod() {
 		m := fv.Type().Method(i)
