@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -34,6 +35,11 @@ type File struct {
 	posMu  sync.Mutex // serialises offset-based calls (Read, Write, Seek)
 	append bool
 	opened os.FileInfo // the Stat taken at open; ReadFile sizes its buffer from it
+
+	// How reads, writes and syncs run (dispatch_linux.go); noWait is set
+	// once the kernel has said RWF_NOWAIT is not supported on this file.
+	readPath, writePath, syncPath path
+	noWait                        atomic.Bool
 }
 
 // Option configures how a File is opened.
@@ -105,6 +111,7 @@ func newFile(f *os.File, appendMode bool, opts []Option) *File {
 	file.opened = st
 	if fd, ok := ringFd(f, st); ok {
 		file.ring, file.fd = r, fd
+		file.readPath, file.writePath, file.syncPath = choosePaths(fd, st)
 	}
 	return file
 }
@@ -183,8 +190,10 @@ func (f *File) doRef(ctx context.Context, op ops.Op) (int, error) {
 // Read reads up to len(b) bytes at the file offset, like os.File.Read.
 func (f *File) Read(b []byte) (int, error) { return f.ReadContext(context.Background(), b) }
 
-// ReadContext is Read with cancellation: when ctx ends the read is
-// cancelled, and the call returns once the kernel is done with b.
+// ReadContext is Read with cancellation: when ctx ends, a read on the ring
+// is cancelled, and the call returns once the kernel is done with b. A read
+// the page cache serves runs as one system call and is not interrupted
+// (the dispatch rule, docs/design.md).
 func (f *File) ReadContext(ctx context.Context, b []byte) (int, error) {
 	if !f.UsesRing() {
 		return f.osFile().Read(b)
@@ -198,9 +207,13 @@ func (f *File) ReadContext(ctx context.Context, b []byte) (int, error) {
 	if len(b) > maxRW {
 		b = b[:maxRW] // a short count, as os.File.Read gives
 	}
+	if !f.ref.Incref() {
+		return 0, f.pathErr("read", os.ErrClosed)
+	}
 	f.posMu.Lock()
-	n, err := f.do(ctx, ops.Read(f.fd, b, -1))
+	n, err := f.once(ctx, false, b, -1)
 	f.posMu.Unlock()
+	f.ref.Decref()
 	if err != nil {
 		return 0, f.pathErr("read", err)
 	}
@@ -239,9 +252,9 @@ const maxRW = 1 << 30
 // Write and WriteAt loops do. A read that returns nothing ends with io.EOF, a
 // write with io.ErrUnexpectedEOF.
 func (f *File) transfer(ctx context.Context, write bool, b []byte, off int64) (int, error) {
-	op, name := ops.Read, "read"
+	name := "read"
 	if write {
-		op, name = ops.Write, "write"
+		name = "write"
 	}
 	// One reference for the whole loop, as os holds its read or write lock:
 	// a Close meanwhile lets the call finish rather than cut it short.
@@ -255,7 +268,7 @@ func (f *File) transfer(ctx context.Context, write bool, b []byte, off int64) (i
 		if off >= 0 {
 			at += int64(done)
 		}
-		n, err := f.doRef(ctx, op(f.fd, b[done:min(len(b), done+maxRW)], at))
+		n, err := f.once(ctx, write, b[done:min(len(b), done+maxRW)], at)
 		if err != nil {
 			return done, f.pathErr(name, err)
 		}
@@ -270,6 +283,22 @@ func (f *File) transfer(ctx context.Context, write bool, b []byte, off int64) (i
 	return done, nil
 }
 
+// once makes one read or write of b at off (-1: the file offset) for a
+// caller that holds a reference, on the path the dispatch rule chose: a
+// system call when that is cheaper, else (or when it would block) the ring.
+func (f *File) once(ctx context.Context, write bool, b []byte, off int64) (int, error) {
+	p, op := f.readPath, ops.Read
+	if write {
+		p, op = f.writePath, ops.Write
+	}
+	if ctx.Err() == nil { // a cancelled call reports it the ring's way
+		if n, err, ok := inline(p, &f.noWait, f.fd, write, b, off); ok {
+			return n, err
+		}
+	}
+	return f.doRef(ctx, op(f.fd, b, off))
+}
+
 // errNegativeOffset has os.File's message for a negative ReadAt/WriteAt offset.
 var errNegativeOffset = errors.New("negative offset")
 
@@ -280,7 +309,9 @@ var errWriteAtInAppendMode = errors.New("os: invalid use of WriteAt on file open
 // os.File.Write: it writes everything or returns an error.
 func (f *File) Write(b []byte) (int, error) { return f.WriteContext(context.Background(), b) }
 
-// WriteContext is Write with cancellation.
+// WriteContext is Write with cancellation. Only a write on the ring (an
+// O_DIRECT file, a block device) can be cancelled: a buffered write is one
+// system call into the page cache, as with os.File (docs/design.md).
 func (f *File) WriteContext(ctx context.Context, b []byte) (int, error) {
 	if !f.UsesRing() {
 		return f.osFile().Write(b)
@@ -335,10 +366,14 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 // Sync commits the file's contents to stable storage, like os.File.Sync.
 func (f *File) Sync() error { return f.SyncContext(context.Background()) }
 
-// SyncContext is Sync with cancellation.
+// SyncContext is Sync with ctx checked first: a regular file's fsync is a
+// system call, as io_uring would only hand it to a worker thread.
 func (f *File) SyncContext(ctx context.Context) error {
 	if !f.UsesRing() {
 		return f.osFile().Sync()
+	}
+	if f.syncPath == viaSyscall && ctx.Err() == nil {
+		return f.sysCall("sync", func(fd int) error { return retryEINTR(func() error { return syscall.Fsync(fd) }) })
 	}
 	_, err := f.do(ctx, ops.Fsync(f.fd))
 	return f.pathErr("sync", err)
@@ -490,3 +525,22 @@ func (f *File) SetReadDeadline(t time.Time) error { return f.osFile().SetReadDea
 
 // SetWriteDeadline sets the write deadline, like os.File.SetWriteDeadline.
 func (f *File) SetWriteDeadline(t time.Time) error { return f.osFile().SetWriteDeadline(t) }
+
+// sysCall runs the system call fn on the ring's descriptor under a
+// reference, for the calls the dispatch rule keeps off the ring.
+func (f *File) sysCall(op string, fn func(fd int) error) error {
+	if !f.ref.Incref() {
+		return f.pathErr(op, os.ErrClosed)
+	}
+	defer f.ref.Decref()
+	return f.pathErr(op, fn(f.fd))
+}
+
+// retryEINTR retries fn while it fails with EINTR, as os does.
+func retryEINTR(fn func() error) error {
+	for {
+		if err := fn(); err != syscall.EINTR {
+			return err
+		}
+	}
+}

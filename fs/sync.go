@@ -9,7 +9,8 @@ import (
 
 // The write-back and allocation calls os.File lacks: fdatasync(2),
 // sync_file_range(2), fallocate(2) and posix_fadvise(2), which databases
-// such as Pebble make on their files. Each goes through the ring like Sync;
+// such as Pebble make on their files. Each runs where Sync does (the
+// dispatch rule: a system call on a regular file, the ring otherwise);
 // on the os fallback it is the system call itself. Errors are
 // *os.PathError with the system call's name as Op, os.ErrClosed (wrapped)
 // after Close, and os.ErrInvalid on a nil File. Outside Linux they return
@@ -23,6 +24,9 @@ func (f *File) SyncData() error {
 	}
 	if !f.UsesRing() {
 		return f.withFd("fdatasync", sysFdatasync)
+	}
+	if f.syncPath == viaSyscall { // the dispatch rule: io_uring would hand it to a worker thread
+		return f.sysCall("fdatasync", sysFdatasync)
 	}
 	_, err := f.do(context.Background(), ops.Fdatasync(f.fd))
 	return f.pathErr("fdatasync", err)
@@ -40,6 +44,9 @@ func (f *File) SyncRange(off, n int64, flags int) error {
 	if !f.UsesRing() || !ringRange(off, n) {
 		return f.withFd("sync_file_range", func(fd int) error { return sysSyncFileRange(fd, off, n, flags) })
 	}
+	if f.syncPath == viaSyscall {
+		return f.sysCall("sync_file_range", func(fd int) error { return sysSyncFileRange(fd, off, n, flags) })
+	}
 	_, err := f.do(context.Background(), ops.SyncFileRange(f.fd, off, n, flags))
 	return f.pathErr("sync_file_range", err)
 }
@@ -54,6 +61,9 @@ func (f *File) Allocate(mode uint32, off, n int64) error {
 	if !f.UsesRing() || off < 0 || n < 0 {
 		return f.withFd("fallocate", func(fd int) error { return sysFallocate(fd, mode, off, n) })
 	}
+	if f.syncPath == viaSyscall {
+		return f.sysCall("fallocate", func(fd int) error { return sysFallocate(fd, mode, off, n) })
+	}
 	_, err := f.do(context.Background(), ops.Fallocate(f.fd, int(mode), off, n))
 	return f.pathErr("fallocate", err)
 }
@@ -67,6 +77,9 @@ func (f *File) Advise(off, n int64, advice int) error {
 	}
 	if !f.UsesRing() || !ringRange(off, n) {
 		return f.withFd("fadvise", func(fd int) error { return sysFadvise(fd, off, n, advice) })
+	}
+	if f.syncPath == viaSyscall {
+		return f.sysCall("fadvise", func(fd int) error { return sysFadvise(fd, off, n, advice) })
 	}
 	_, err := f.do(context.Background(), ops.Fadvise(f.fd, off, n, advice))
 	return f.pathErr("fadvise", err)

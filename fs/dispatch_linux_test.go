@@ -1,0 +1,87 @@
+//go:build linux
+
+package fs_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/goaio/uring/fs"
+	"github.com/goaio/uring/internal/pagecache"
+)
+
+// The dispatch rule: a read the page cache can serve is a system call (the
+// ring's Submitted does not move); a read that would go to the device, and
+// every O_DIRECT read, goes to the ring. The data is right on every path.
+func TestReadAtDispatch(t *testing.T) {
+	r := newRing(t)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "data")
+	content := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
+	writeFile(t, p, content)
+
+	f, err := fs.OpenFile(p, os.O_RDONLY, 0, fs.WithRing(r))
+	require.NoError(t, err)
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	readAll := func() {
+		t.Helper()
+		for off := 0; off < len(content); off += len(buf) {
+			n, err := f.ReadAt(buf, int64(off))
+			require.NoError(t, err)
+			require.Equal(t, content[off:off+n], buf[:n])
+		}
+	}
+
+	t.Run("warm", func(t *testing.T) {
+		readAll() // caches every page
+		before := r.Stats().Submitted
+		readAll()
+		n, err := f.Read(buf)
+		require.NoError(t, err)
+		require.Equal(t, content[:n], buf[:n])
+		require.Equal(t, before, r.Stats().Submitted, "cached reads went to the ring")
+	})
+
+	t.Run("cold", func(t *testing.T) {
+		of, err := os.Open(p)
+		require.NoError(t, err)
+		defer of.Close()
+		require.NoError(t, of.Sync())
+		if err := pagecache.Drop(of); err != nil {
+			var skip *pagecache.SkipError
+			if errors.As(err, &skip) {
+				t.Skip(skip.Reason)
+			}
+			require.NoError(t, err)
+		}
+		if res, err := pagecache.Resident(of); err != nil || res > 0 {
+			t.Skipf("%s keeps its pages cached (resident %.2f, %v): nothing is cold here", dir, res, err)
+		}
+		before := r.Stats().Submitted
+		readAll()
+		require.Greater(t, r.Stats().Submitted, before, "uncached reads did not use the ring")
+	})
+
+	t.Run("direct", func(t *testing.T) {
+		df, err := fs.OpenFile(p, os.O_RDONLY|syscall.O_DIRECT, 0, fs.WithRing(r))
+		if errors.Is(err, syscall.EINVAL) {
+			t.Skipf("%s does not support O_DIRECT: %v", dir, err)
+		}
+		require.NoError(t, err)
+		defer df.Close()
+		readAll() // cached: O_DIRECT must not take the cached path anyway
+		aligned := df.AlignedBuffer(len(buf))
+		before := r.Stats().Submitted
+		n, err := df.ReadAt(aligned, 0)
+		require.NoError(t, err)
+		require.Equal(t, content[:n], aligned[:n])
+		require.Greater(t, r.Stats().Submitted, before, "O_DIRECT read did not use the ring")
+	})
+}
