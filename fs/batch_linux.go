@@ -30,7 +30,7 @@ func (f *File) ReadAtv(ctx context.Context, bufs [][]byte, offs []int64) ([]int,
 		}
 		return ns, errs
 	}
-	if f.ring == nil {
+	if f.pfd.Ring == nil {
 		for i := range bufs {
 			ns[i], errs[i] = f.f.ReadAt(bufs[i], offs[i])
 		}
@@ -42,17 +42,17 @@ func (f *File) ReadAtv(ctx context.Context, bufs [][]byte, offs []int64) ([]int,
 			errs[i] = f.pathErr("readat", errNegativeOffset)
 			continue
 		}
-		batch = append(batch, ops.Read(f.fd, b[:min(len(b), maxRW)], offs[i])) // the rest as ReadAt
+		batch = append(batch, ops.Read(f.pfd.Sysfd, b[:min(len(b), maxRW)], offs[i])) // the rest as ReadAt
 	}
-	if !f.ref.Incref() {
+	if f.pfd.Incref() != nil {
 		for i := range errs {
 			errs[i] = f.pathErr("read", os.ErrClosed)
 		}
 		return ns, errs
 	}
 	res := make([]uring.Result, len(batch))
-	err := doBatches(ctx, f.ring, batch, res)
-	f.ref.Decref()
+	err := doBatches(ctx, f.pfd.Ring, batch, res)
+	f.pfd.Decref()
 	j := 0
 	for i, b := range bufs {
 		if errs[i] != nil {

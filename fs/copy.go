@@ -3,24 +3,21 @@ package fs
 import (
 	"errors"
 	"io"
+
+	"github.com/goaio/uring/internal/ringfd"
 )
 
 // copyBufSize is the chunk size of the buffered ReadFrom and WriteTo loops:
 // large enough that one ring round trip moves a lot.
 const copyBufSize = 256 << 10
 
-// onlyWriter and onlyReader hide a type's ReadFrom/WriteTo so io.CopyBuffer
-// cannot recurse into ours.
-type onlyWriter struct{ io.Writer }
-type onlyReader struct{ io.Reader }
-
 func genericReadFrom(f *File, r io.Reader) (int64, error) {
-	n, err := io.CopyBuffer(onlyWriter{f}, onlyReader{r}, make([]byte, copyBufSize))
+	n, err := io.CopyBuffer(ringfd.WriterOnly{Writer: f}, ringfd.ReaderOnly{Reader: r}, make([]byte, copyBufSize))
 	return n, wrapCopyErr(f, "write", err)
 }
 
 func genericWriteTo(f *File, w io.Writer) (int64, error) {
-	n, err := io.CopyBuffer(onlyWriter{w}, onlyReader{f}, make([]byte, copyBufSize))
+	n, err := io.CopyBuffer(ringfd.WriterOnly{Writer: w}, ringfd.ReaderOnly{Reader: f}, make([]byte, copyBufSize))
 	return n, wrapCopyErr(f, "read", err)
 }
 

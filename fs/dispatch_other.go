@@ -3,6 +3,7 @@
 package fs
 
 import (
+	"errors"
 	"os"
 	"sync/atomic"
 )
@@ -18,3 +19,5 @@ const (
 func choosePaths(int, os.FileInfo) (read, write, sync path) { return viaRing, viaRing, viaRing }
 
 func inline(path, *atomic.Bool, int, bool, []byte, int64) (int, error, bool) { return 0, nil, false }
+
+func sysFsync(int) error { return errors.ErrUnsupported }

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/goaio/uring"
-	"github.com/goaio/uring/internal/fdref"
+	"github.com/goaio/uring/internal/ringfd"
 	"github.com/goaio/uring/ops"
 )
 
@@ -29,9 +29,7 @@ import (
 // touch it and run in parallel.
 type File struct {
 	f      *os.File
-	ring   *uring.Ring // nil: every call goes to f
-	fd     int
-	ref    fdref.Ref
+	pfd    ringfd.FD  // its Ring is nil when every call goes to f
 	posMu  sync.Mutex // serialises offset-based calls (Read, Write, Seek)
 	append bool
 	opened os.FileInfo // the Stat taken at open; ReadFile sizes its buffer from it
@@ -92,17 +90,10 @@ func newFile(f *os.File, appendMode bool, opts []Option) *File {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	file := &File{f: f, fd: -1, append: appendMode}
-	file.ref.Init()
-	if o.fallback {
-		return file
-	}
-	r := o.ring
+	file := &File{f: f, append: appendMode}
+	r := ringfd.RingFor(o.ring, o.fallback)
 	if r == nil {
-		var err error
-		if r, err = uring.Default(); err != nil {
-			return file // io_uring unavailable: os it is
-		}
+		return file // io_uring unavailable, or not wanted: os it is
 	}
 	st, err := f.Stat()
 	if err != nil {
@@ -110,11 +101,14 @@ func newFile(f *os.File, appendMode bool, opts []Option) *File {
 	}
 	file.opened = st
 	if fd, ok := ringFd(f, st); ok {
-		file.ring, file.fd = r, fd
+		file.pfd.Init(r, fd, fileKind)
 		file.readPath, file.writePath, file.syncPath = choosePaths(fd, st)
 	}
 	return file
 }
+
+// fileKind is what a File's descriptor layer reports like os.File does.
+var fileKind = &ringfd.Kind{ErrClosing: os.ErrClosed}
 
 // ringFd returns f's descriptor when the ring should do f's I/O: regular
 // files and block devices, which never return EAGAIN. It reads the fd
@@ -135,7 +129,7 @@ func ringFd(f *os.File, st os.FileInfo) (int, bool) {
 }
 
 // UsesRing reports whether the File's I/O goes through io_uring.
-func (f *File) UsesRing() bool { return f != nil && f.ring != nil }
+func (f *File) UsesRing() bool { return f != nil && f.pfd.Ring != nil }
 
 // osFile returns the *os.File, nil for a nil File: os's methods on a nil
 // *os.File then give what ours must (os.ErrInvalid; Fd's ^0; Name panics).
@@ -155,36 +149,12 @@ func (f *File) Fd() uintptr { return f.osFile().Fd() }
 // OS returns the underlying *os.File, for APIs that need one.
 func (f *File) OS() *os.File { return f.osFile() }
 
+// pathErr gives err, already in os's terms (ringfd.FD.Err), os's shape.
 func (f *File) pathErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, uring.ErrClosed) {
-		err = os.ErrClosed
-	}
 	return &os.PathError{Op: op, Path: f.f.Name(), Err: err}
-}
-
-// do runs op on the ring with a reference on the descriptor, so Close waits
-// for it before closing the fd.
-func (f *File) do(ctx context.Context, op ops.Op) (int, error) {
-	if !f.ref.Incref() {
-		return 0, os.ErrClosed
-	}
-	defer f.ref.Decref()
-	return f.doRef(ctx, op)
-}
-
-// doRef is do for a caller that holds a reference.
-func (f *File) doRef(ctx context.Context, op ops.Op) (int, error) {
-	res, err := f.ring.Do(ctx, op)
-	if err != nil {
-		if errors.Is(err, uring.ErrClosed) {
-			return 0, os.ErrClosed
-		}
-		return 0, err
-	}
-	return res.N(), nil
 }
 
 // Read reads up to len(b) bytes at the file offset, like os.File.Read.
@@ -199,7 +169,7 @@ func (f *File) ReadContext(ctx context.Context, b []byte) (int, error) {
 		return f.osFile().Read(b)
 	}
 	if len(b) == 0 {
-		if f.ref.Closed() {
+		if f.pfd.Closed() {
 			return 0, f.pathErr("read", os.ErrClosed)
 		}
 		return 0, nil
@@ -207,13 +177,13 @@ func (f *File) ReadContext(ctx context.Context, b []byte) (int, error) {
 	if len(b) > maxRW {
 		b = b[:maxRW] // a short count, as os.File.Read gives
 	}
-	if !f.ref.Incref() {
-		return 0, f.pathErr("read", os.ErrClosed)
+	if err := f.pfd.Incref(); err != nil {
+		return 0, f.pathErr("read", err)
 	}
 	f.posMu.Lock()
 	n, err := f.once(ctx, false, b, -1)
 	f.posMu.Unlock()
-	f.ref.Decref()
+	f.pfd.Decref()
 	if err != nil {
 		return 0, f.pathErr("read", err)
 	}
@@ -237,7 +207,7 @@ func (f *File) ReadAtContext(ctx context.Context, b []byte, off int64) (int, err
 	if off < 0 {
 		return 0, f.pathErr("readat", errNegativeOffset)
 	}
-	if len(b) == 0 && f.ref.Closed() { // otherwise the read itself reports it
+	if len(b) == 0 && f.pfd.Closed() { // otherwise the read itself reports it
 		return 0, f.pathErr("read", os.ErrClosed)
 	}
 	return f.transfer(ctx, false, b, off)
@@ -258,10 +228,10 @@ func (f *File) transfer(ctx context.Context, write bool, b []byte, off int64) (i
 	}
 	// One reference for the whole loop, as os holds its read or write lock:
 	// a Close meanwhile lets the call finish rather than cut it short.
-	if !f.ref.Incref() {
-		return 0, f.pathErr(name, os.ErrClosed)
+	if err := f.pfd.Incref(); err != nil {
+		return 0, f.pathErr(name, err)
 	}
-	defer f.ref.Decref()
+	defer f.pfd.Decref()
 	done := 0
 	for done < len(b) {
 		at := off
@@ -292,11 +262,12 @@ func (f *File) once(ctx context.Context, write bool, b []byte, off int64) (int, 
 		p, op = f.writePath, ops.Write
 	}
 	if ctx.Err() == nil { // a cancelled call reports it the ring's way
-		if n, err, ok := inline(p, &f.noWait, f.fd, write, b, off); ok {
+		if n, err, ok := inline(p, &f.noWait, f.pfd.Sysfd, write, b, off); ok {
 			return n, err
 		}
 	}
-	return f.doRef(ctx, op(f.fd, b, off))
+	res, err := f.pfd.DoRef(ctx, op(f.pfd.Sysfd, b, off), "")
+	return res.N(), err
 }
 
 // errNegativeOffset has os.File's message for a negative ReadAt/WriteAt offset.
@@ -316,13 +287,13 @@ func (f *File) WriteContext(ctx context.Context, b []byte) (int, error) {
 	if !f.UsesRing() {
 		return f.osFile().Write(b)
 	}
-	if f.ref.Closed() {
+	if f.pfd.Closed() {
 		return 0, f.pathErr("write", os.ErrClosed)
 	}
 	f.posMu.Lock()
 	defer f.posMu.Unlock()
 	if len(b) == 0 { // a zero-byte write still reaches the kernel, as with os.File
-		_, err := f.do(ctx, ops.Write(f.fd, nil, -1))
+		_, err := f.pfd.Do(ctx, ops.Write(f.pfd.Sysfd, nil, -1), "")
 		return 0, f.pathErr("write", err)
 	}
 	return f.transfer(ctx, true, b, -1)
@@ -347,7 +318,7 @@ func (f *File) WriteAtContext(ctx context.Context, b []byte, off int64) (int, er
 	if off < 0 {
 		return 0, f.pathErr("writeat", errNegativeOffset)
 	}
-	if len(b) == 0 && f.ref.Closed() { // otherwise the write itself reports it
+	if len(b) == 0 && f.pfd.Closed() { // otherwise the write itself reports it
 		return 0, f.pathErr("write", os.ErrClosed)
 	}
 	return f.transfer(ctx, true, b, off)
@@ -373,9 +344,9 @@ func (f *File) SyncContext(ctx context.Context) error {
 		return f.osFile().Sync()
 	}
 	if f.syncPath == viaSyscall && ctx.Err() == nil {
-		return f.sysCall("sync", func(fd int) error { return retryEINTR(func() error { return syscall.Fsync(fd) }) })
+		return f.sysCall("sync", sysFsync)
 	}
-	_, err := f.do(ctx, ops.Fsync(f.fd))
+	_, err := f.pfd.Do(ctx, ops.Fsync(f.pfd.Sysfd), "")
 	return f.pathErr("sync", err)
 }
 
@@ -388,11 +359,8 @@ func (f *File) Close() error {
 	if f == nil {
 		return os.ErrInvalid
 	}
-	if f.ring != nil {
-		if !f.ref.Close() {
-			return f.pathErr("close", os.ErrClosed)
-		}
-		f.ref.WaitZero()
+	if f.pfd.Ring != nil {
+		return f.pathErr("close", f.pfd.Close(f.f.Close))
 	}
 	return f.f.Close()
 }
@@ -435,13 +403,13 @@ func (f *File) ReadFrom(r io.Reader) (int64, error) {
 	if f == nil {
 		return f.osFile().ReadFrom(r)
 	}
-	if f.ring == nil {
-		if src, ok := r.(*File); ok && src.ring != nil && isPipe(f) {
+	if f.pfd.Ring == nil {
+		if src, ok := r.(*File); ok && src.UsesRing() && isPipe(f) {
 			return src.WriteTo(f) // file → pipe: the source splices
 		}
 		return f.f.ReadFrom(r)
 	}
-	lr, inner, remain := unwrapLimited(r)
+	lr, inner, remain := ringfd.UnwrapLimited(r)
 	if remain <= 0 {
 		return 0, nil
 	}
@@ -451,34 +419,25 @@ func (f *File) ReadFrom(r io.Reader) (int64, error) {
 		}
 		return n, err
 	}
-	var srcRef *fdref.Ref
 	if src, ok := r.(*File); ok {
-		if !src.ref.Incref() {
-			return 0, src.pathErr("read", os.ErrClosed)
+		if src.UsesRing() {
+			if err := src.pfd.Incref(); err != nil {
+				return 0, src.pathErr("read", err)
+			}
+			defer src.pfd.Decref()
 		}
-		srcRef, r = &src.ref, src.f
+		r = src.f
 	}
 	if src, ok := r.(*os.File); ok {
-		if srcRef != nil {
-			defer srcRef.Decref()
+		if err := f.pfd.Incref(); err != nil {
+			return 0, f.pathErr("write", err)
 		}
-		if !f.ref.Incref() {
-			return 0, f.pathErr("write", os.ErrClosed)
-		}
-		defer f.ref.Decref()
+		defer f.pfd.Decref()
 		f.posMu.Lock()
 		defer f.posMu.Unlock()
 		return f.f.ReadFrom(src)
 	}
 	return genericReadFrom(f, r)
-}
-
-// unwrapLimited returns r's limit when it is an *io.LimitedReader.
-func unwrapLimited(r io.Reader) (*io.LimitedReader, io.Reader, int64) {
-	if lr, ok := r.(*io.LimitedReader); ok {
-		return lr, lr.R, lr.N
-	}
-	return nil, r, 1<<63 - 1
 }
 
 // isPipe reports whether f is open on a pipe.
@@ -505,10 +464,10 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 	case *os.File, syscall.Conn:
 		// Another file, or a socket: the kernel copies directly
 		// (copy_file_range, sendfile), as it does for os.File.
-		if !f.ref.Incref() {
-			return 0, f.pathErr("read", os.ErrClosed)
+		if err := f.pfd.Incref(); err != nil {
+			return 0, f.pathErr("read", err)
 		}
-		defer f.ref.Decref()
+		defer f.pfd.Decref()
 		f.posMu.Lock()
 		defer f.posMu.Unlock()
 		return f.f.WriteTo(w)
@@ -529,18 +488,10 @@ func (f *File) SetWriteDeadline(t time.Time) error { return f.osFile().SetWriteD
 // sysCall runs the system call fn on the ring's descriptor under a
 // reference, for the calls the dispatch rule keeps off the ring.
 func (f *File) sysCall(op string, fn func(fd int) error) error {
-	if !f.ref.Incref() {
-		return f.pathErr(op, os.ErrClosed)
+	if err := f.pfd.Incref(); err != nil {
+		return f.pathErr(op, err)
 	}
-	defer f.ref.Decref()
-	return f.pathErr(op, fn(f.fd))
+	defer f.pfd.Decref()
+	return f.pathErr(op, fn(f.pfd.Sysfd))
 }
 
-// retryEINTR retries fn while it fails with EINTR, as os does.
-func retryEINTR(fn func() error) error {
-	for {
-		if err := fn(); err != syscall.EINTR {
-			return err
-		}
-	}
-}

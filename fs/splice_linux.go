@@ -7,18 +7,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
-)
 
-// spliceChunk bounds one splice op; a pipe moves at most its capacity per op.
-const spliceChunk = 1 << 20
-
-// streamKind says what the other side of a copy is, for the splice paths.
-type streamKind int
-
-const (
-	notStream streamKind = iota
-	pipeStream
-	socketStream
+	"github.com/goaio/uring/internal/ringfd"
 )
 
 // streamOf returns the RawConn of x when x is a pipe (an os.File or File
@@ -26,39 +16,20 @@ const (
 // ReadFrom) or a connected TCP or unix stream socket. Its descriptor is only
 // used inside the RawConn's Read and Write callbacks: they keep it open, and
 // wait on Go's netpoller (honouring deadlines and Close) when it is not ready.
-func streamOf(x any) (rc syscall.RawConn, name string, kind streamKind) {
+func streamOf(x any) (rc syscall.RawConn, name string, kind ringfd.StreamKind) {
 	sc, ok := x.(syscall.Conn)
 	if !ok {
-		return nil, "", notStream
+		return nil, "", ringfd.NotStream
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return nil, "", notStream
+		return nil, "", ringfd.NotStream
 	}
-	_ = rc.Control(func(fd uintptr) { kind = fdKind(int(fd)) })
-	if n, ok := x.(interface{ Name() string }); ok && kind == pipeStream {
+	_ = rc.Control(func(fd uintptr) { kind = ringfd.KindOf(int(fd)) })
+	if n, ok := x.(interface{ Name() string }); ok && kind == ringfd.PipeStream {
 		name = n.Name()
 	}
 	return rc, name, kind
-}
-
-func fdKind(fd int) streamKind {
-	var st unix.Stat_t
-	if unix.Fstat(fd, &st) != nil {
-		return notStream
-	}
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFIFO:
-		return pipeStream
-	case unix.S_IFSOCK:
-		typ, err1 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
-		dom, err2 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
-		if err1 == nil && err2 == nil && typ == unix.SOCK_STREAM &&
-			(dom == unix.AF_INET || dom == unix.AF_INET6 || dom == unix.AF_UNIX) {
-			return socketStream
-		}
-	}
-	return notStream
 }
 
 // Splicing between a file and a pipe uses splice(2) directly, not
@@ -72,23 +43,23 @@ func fdKind(fd int) streamKind {
 // splice path. handled is false when r is neither.
 func (f *File) spliceFrom(r io.Reader, remain int64) (written int64, handled bool, err error) {
 	rc, name, kind := streamOf(r)
-	if kind == notStream || f.append { // splice(2) refuses O_APPEND targets
+	if kind == ringfd.NotStream || f.append { // splice(2) refuses O_APPEND targets
 		return 0, false, nil
 	}
-	if !f.ref.Incref() {
+	if f.pfd.Incref() != nil {
 		return 0, true, f.pathErr("write", os.ErrClosed)
 	}
-	defer f.ref.Decref()
+	defer f.pfd.Decref()
 	f.posMu.Lock()
 	defer f.posMu.Unlock()
-	if kind == socketStream {
+	if kind == ringfd.SocketStream {
 		lr := &io.LimitedReader{R: r, N: remain}
 		n, err := f.f.ReadFrom(lr)
 		return n, true, err
 	}
 	for remain > 0 {
 		n, rerr, err := spliceReady(rc, false, func(fd int) (int64, error) {
-			return unix.Splice(fd, nil, f.fd, nil, int(min(remain, spliceChunk)), unix.SPLICE_F_NONBLOCK)
+			return unix.Splice(fd, nil, f.pfd.Sysfd, nil, int(min(remain, ringfd.SpliceChunk)), unix.SPLICE_F_NONBLOCK)
 		})
 		if rerr != nil {
 			return written, true, streamErr("read", name, rerr)
@@ -110,18 +81,18 @@ func (f *File) spliceFrom(r io.Reader, remain int64) (written int64, handled boo
 // sendfile path).
 func (f *File) spliceTo(w io.Writer) (written int64, handled bool, err error) {
 	rc, name, kind := streamOf(w)
-	if kind != pipeStream {
+	if kind != ringfd.PipeStream {
 		return 0, false, nil
 	}
-	if !f.ref.Incref() {
+	if f.pfd.Incref() != nil {
 		return 0, true, f.pathErr("read", os.ErrClosed)
 	}
-	defer f.ref.Decref()
+	defer f.pfd.Decref()
 	f.posMu.Lock()
 	defer f.posMu.Unlock()
 	for {
 		n, werr, err := spliceReady(rc, true, func(fd int) (int64, error) {
-			return unix.Splice(f.fd, nil, fd, nil, spliceChunk, unix.SPLICE_F_NONBLOCK)
+			return unix.Splice(f.pfd.Sysfd, nil, fd, nil, ringfd.SpliceChunk, unix.SPLICE_F_NONBLOCK)
 		})
 		if werr != nil {
 			return written, true, streamErr("write", name, werr)

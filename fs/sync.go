@@ -28,7 +28,7 @@ func (f *File) SyncData() error {
 	if f.syncPath == viaSyscall { // the dispatch rule: io_uring would hand it to a worker thread
 		return f.sysCall("fdatasync", sysFdatasync)
 	}
-	_, err := f.do(context.Background(), ops.Fdatasync(f.fd))
+	_, err := f.pfd.Do(context.Background(), ops.Fdatasync(f.pfd.Sysfd), "")
 	return f.pathErr("fdatasync", err)
 }
 
@@ -47,7 +47,7 @@ func (f *File) SyncRange(off, n int64, flags int) error {
 	if f.syncPath == viaSyscall {
 		return f.sysCall("sync_file_range", func(fd int) error { return sysSyncFileRange(fd, off, n, flags) })
 	}
-	_, err := f.do(context.Background(), ops.SyncFileRange(f.fd, off, n, flags))
+	_, err := f.pfd.Do(context.Background(), ops.SyncFileRange(f.pfd.Sysfd, off, n, flags), "")
 	return f.pathErr("sync_file_range", err)
 }
 
@@ -64,7 +64,7 @@ func (f *File) Allocate(mode uint32, off, n int64) error {
 	if f.syncPath == viaSyscall {
 		return f.sysCall("fallocate", func(fd int) error { return sysFallocate(fd, mode, off, n) })
 	}
-	_, err := f.do(context.Background(), ops.Fallocate(f.fd, int(mode), off, n))
+	_, err := f.pfd.Do(context.Background(), ops.Fallocate(f.pfd.Sysfd, int(mode), off, n), "")
 	return f.pathErr("fallocate", err)
 }
 
@@ -81,7 +81,7 @@ func (f *File) Advise(off, n int64, advice int) error {
 	if f.syncPath == viaSyscall {
 		return f.sysCall("fadvise", func(fd int) error { return sysFadvise(fd, off, n, advice) })
 	}
-	_, err := f.do(context.Background(), ops.Fadvise(f.fd, off, n, advice))
+	_, err := f.pfd.Do(context.Background(), ops.Fadvise(f.pfd.Sysfd, off, n, advice), "")
 	return f.pathErr("fadvise", err)
 }
 

@@ -5,12 +5,11 @@ package net
 import (
 	"context"
 	"errors"
-	"net"
-	"os"
 	"sync"
 	"syscall"
 
 	"github.com/goaio/uring"
+	"github.com/goaio/uring/internal/ringfd"
 	"github.com/goaio/uring/ops"
 )
 
@@ -56,13 +55,13 @@ func (q *acceptQueue) startLocked() bool {
 // arm submits the accept startLocked chose, outside q.mu: its completion
 // may run on this goroutine.
 func (q *acceptQueue) arm() {
-	if !q.s.ref.Incref() {
+	if q.s.Incref() != nil {
 		q.disarm(nil)
 		return
 	}
-	op := ops.Accept(q.s.fd, nil, nil, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
-	if err := q.s.ring.Async(q.ctx, op, q.done); err != nil {
-		q.s.ref.Decref()
+	op := ops.Accept(q.s.Sysfd, nil, nil, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+	if err := q.s.Ring.Async(q.ctx, op, q.done); err != nil {
+		q.s.Decref()
 		q.disarm(err)
 	}
 }
@@ -93,7 +92,7 @@ func (q *acceptQueue) complete(res uring.Result, err error) {
 	}
 	arm := q.startLocked()
 	q.mu.Unlock()
-	q.s.ref.Decref() // the armed request's reference
+	q.s.Decref() // the armed request's reference
 	q.wake()
 	if arm {
 		q.arm()
@@ -108,15 +107,13 @@ func (q *acceptQueue) wake() {
 }
 
 // next returns the next accepted descriptor, arming an accept when there
-// is room for one; rd is the listener's deadline.
-func (q *acceptQueue) next(rd *deadline) (int, error) {
+// is room for one; rd is the listener's deadline, whose cause (deadline or
+// Close) it returns when it ends.
+func (q *acceptQueue) next(rd *ringfd.Deadline) (int, error) {
 	for {
-		ctx := rd.context()
-		if ctx == nil {
-			if q.s.ref.Closed() {
-				return -1, net.ErrClosed
-			}
-			return -1, os.ErrDeadlineExceeded
+		ctx := rd.Context()
+		if ctx.Err() != nil {
+			return -1, context.Cause(ctx)
 		}
 		q.mu.Lock()
 		if len(q.fds) > 0 {
@@ -143,7 +140,7 @@ func (q *acceptQueue) next(rd *deadline) (int, error) {
 		select {
 		case <-q.notify:
 		case <-ctx.Done():
-			return -1, ctx.Err()
+			return -1, context.Cause(ctx)
 		}
 	}
 }

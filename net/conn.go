@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/goaio/uring/internal/ringfd"
 )
 
 // conn is what every connection type shares: net.Conn's contract over a
@@ -241,7 +243,7 @@ func (c *TCPConn) ReadFrom(r io.Reader) (int64, error) {
 		n, handled, err = spliceFrom(c.fd, r)
 	}
 	if !handled {
-		n, err = io.Copy(writerOnly{c}, r)
+		n, err = io.Copy(ringfd.WriterOnly{Writer: c}, r)
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Op == "raw-write" {
@@ -258,16 +260,12 @@ func (c *TCPConn) WriteTo(w io.Writer) (int64, error) {
 	if !c.ok() {
 		return 0, syscall.EINVAL
 	}
-	n, err := io.Copy(w, readerOnly{c})
+	n, err := io.Copy(w, ringfd.ReaderOnly{Reader: c})
 	if err != nil && err != io.EOF {
 		err = c.fd.opErr("writeto", err)
 	}
 	return n, err
 }
-
-// writerOnly and readerOnly hide ReadFrom/WriteTo from io.Copy.
-type writerOnly struct{ io.Writer }
-type readerOnly struct{ io.Reader }
 
 func boolint(b bool) int {
 	if b {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/goaio/uring"
+	"github.com/goaio/uring/internal/ringfd"
 	"github.com/goaio/uring/ops"
 )
 
@@ -21,7 +22,7 @@ import (
 // each resolved address is tried in turn, within the deadline, and the first
 // connection wins.
 func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	r := ringFor(d.Ring, d.Fallback)
+	r := ringfd.RingFor(d.Ring, d.Fallback)
 	switch network {
 	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6", "unix", "unixgram", "unixpacket":
 	default:

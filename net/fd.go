@@ -4,19 +4,17 @@ package net
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net"
 	"os"
 	"runtime"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/goaio/uring"
-	"github.com/goaio/uring/internal/fdref"
+	"github.com/goaio/uring/internal/ringfd"
 	"github.com/goaio/uring/ops"
 )
 
@@ -34,7 +32,6 @@ type netFD struct {
 	raddr  net.Addr
 
 	rmu, wmu sync.Mutex
-	rd, wd   deadline
 	cleanup  runtime.Cleanup
 }
 
@@ -42,16 +39,17 @@ type netFD struct {
 // the ring may hold it (an armed accept's callback), so it must never
 // point back at the netFD, whose cleanup could then never run.
 type sock struct {
-	ring   *uring.Ring
-	fd     int
-	ref    fdref.Ref
+	ringfd.FD
 	unlink string       // a unix listener's socket file, removed at Close
 	accept *acceptQueue // a listener's
 }
 
+// sockKind is what a socket's descriptor layer reports like std's net does.
+var sockKind = &ringfd.Kind{ErrClosing: net.ErrClosed, CancelOnClose: true, SyscallErrors: true}
+
 func newFD(r *uring.Ring, fd, family, sotype int, network string) *netFD {
-	nfd := &netFD{sock: &sock{ring: r, fd: fd}, family: family, sotype: sotype, net: network}
-	nfd.ref.Init()
+	nfd := &netFD{sock: &sock{}, family: family, sotype: sotype, net: network}
+	nfd.Init(r, fd, sockKind)
 	nfd.cleanup = runtime.AddCleanup(nfd, collected, nfd.sock)
 	return nfd
 }
@@ -60,18 +58,18 @@ func newFD(r *uring.Ring, fd, family, sotype int, network string) *netFD {
 // as std's finalizer does; on a goroutine of its own, since closing waits
 // for the kernel and cleanups share one goroutine.
 func collected(s *sock) {
-	if s.ref.Close() {
-		go s.closeFD()
+	if !s.Closed() {
+		go s.FD.Close(s.release)
 	}
 }
 
 // setAddrs reads the local and remote addresses from the kernel.
 func (fd *netFD) setAddrs() {
 	kind := addrKind(fd.net)
-	if sa, err := unix.Getsockname(fd.fd); err == nil {
+	if sa, err := unix.Getsockname(fd.Sysfd); err == nil {
 		fd.laddr = sockaddrToAddr(kind, sa)
 	}
-	if sa, err := unix.Getpeername(fd.fd); err == nil {
+	if sa, err := unix.Getpeername(fd.Sysfd); err == nil {
 		fd.raddr = sockaddrToAddr(kind, sa)
 	}
 }
@@ -103,59 +101,23 @@ func (fd *netFD) localErr(op string, err error) error {
 	return &net.OpError{Op: op, Net: fd.net, Source: nil, Addr: fd.laddr, Err: err}
 }
 
-// callErr maps a ring call's error: a passed deadline, Close, or an errno
-// from system call name.
-func (fd *netFD) callErr(name string, err error) error {
-	switch {
-	case errors.Is(err, context.Canceled) && fd.ref.Closed():
-		return net.ErrClosed // Close cancelled it (deadline.close)
-	case errors.Is(err, context.Canceled):
-		return os.ErrDeadlineExceeded
-	case errors.Is(err, uring.ErrClosed):
-		return net.ErrClosed
-	case errors.Is(err, syscall.ECANCELED) && fd.ref.Closed():
-		return net.ErrClosed
-	}
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		return os.NewSyscallError(name, errno)
-	}
-	return err
-}
-
-// do runs op under a reference and d's deadline.
-func (fd *netFD) do(d *deadline, op ops.Op) (uring.Result, error) {
-	if !fd.ref.Incref() {
-		return uring.Result{}, net.ErrClosed
-	}
-	defer fd.ref.Decref()
-	ctx := d.context()
-	if ctx == nil {
-		if fd.ref.Closed() {
-			return uring.Result{}, net.ErrClosed
-		}
-		return uring.Result{}, os.ErrDeadlineExceeded
-	}
-	return fd.ring.Do(ctx, op)
-}
-
 // Read receives into b, as std's netFD.Read: a 0-byte read returns at
 // once on every socket type (a datagram stays queued); 0 bytes from a
 // stream or seqpacket socket is io.EOF.
 func (fd *netFD) Read(b []byte) (int, error) {
 	if len(b) == 0 {
-		if fd.ref.Closed() {
+		if fd.Closed() {
 			return 0, fd.opErr("read", net.ErrClosed)
 		}
 		return 0, nil
 	}
-	op := ops.Recv(fd.fd, b, 0)
+	op := ops.Recv(fd.Sysfd, b, 0)
 	op.IoPrio |= ops.RecvSendPollFirst // a reader usually waits for data: skip the futile first try
 	fd.rmu.Lock()
-	res, err := fd.do(&fd.rd, op)
+	res, err := fd.FD.Read(op, "read")
 	fd.rmu.Unlock()
 	if err != nil {
-		return 0, fd.opErr("read", fd.callErr("read", err))
+		return 0, fd.opErr("read", err)
 	}
 	if res.N() == 0 && fd.sotype != unix.SOCK_DGRAM {
 		return 0, io.EOF
@@ -169,9 +131,9 @@ func (fd *netFD) Write(b []byte) (int, error) {
 	defer fd.wmu.Unlock()
 	done := 0
 	for {
-		res, err := fd.do(&fd.wd, ops.Send(fd.fd, b[done:], unix.MSG_NOSIGNAL))
+		res, err := fd.FD.Write(ops.Send(fd.Sysfd, b[done:], unix.MSG_NOSIGNAL), "write")
 		if err != nil {
-			return done, fd.opErr("write", fd.callErr("write", err))
+			return done, fd.opErr("write", err)
 		}
 		done += res.N()
 		if done == len(b) || fd.sotype != unix.SOCK_STREAM {
@@ -184,71 +146,56 @@ func (fd *netFD) Write(b []byte) (int, error) {
 }
 
 // Close cancels the calls in flight, waits for the kernel to finish them,
-// then closes the descriptor.
+// then closes the descriptor (ringfd.FD.Close).
 func (fd *netFD) Close() error {
-	if !fd.ref.Close() {
-		return fd.opErr("close", net.ErrClosed)
-	}
 	fd.cleanup.Stop()
-	fd.rd.close()
-	fd.wd.close()
-	if err := fd.closeFD(); err != nil {
-		return fd.opErr("close", os.NewSyscallError("close", err))
-	}
-	return nil
+	return fd.opErr("close", fd.FD.Close(fd.release))
 }
 
-// closeFD ends a socket marked closed: it cancels the requests on it, waits
-// for the kernel, and closes the descriptor.
-func (s *sock) closeFD() error {
-	if s.accept != nil {
-		s.accept.stop()
-	}
-	if s.ref.Wait() {
-		_, _ = s.ring.CancelFD(context.Background(), s.fd)
-		s.ref.WaitZero()
-	}
+// release is the last step of closing a socket, once nothing is in flight:
+// the connections accepted ahead, a unix listener's file, the descriptor.
+func (s *sock) release() error {
 	if s.accept != nil {
 		s.accept.closeAll()
 	}
 	if s.unlink != "" {
 		_ = unix.Unlink(s.unlink)
 	}
-	return unix.Close(s.fd)
+	return os.NewSyscallError("close", unix.Close(s.Sysfd))
 }
 
 // shutdown closes one direction, as CloseRead and CloseWrite.
 func (fd *netFD) shutdown(how int, op string) error {
-	if !fd.ref.Incref() {
-		return fd.opErr(op, net.ErrClosed)
+	if err := fd.Incref(); err != nil {
+		return fd.opErr(op, err)
 	}
-	defer fd.ref.Decref()
-	if err := unix.Shutdown(fd.fd, how); err != nil {
+	defer fd.Decref()
+	if err := unix.Shutdown(fd.Sysfd, how); err != nil {
 		return fd.opErr(op, os.NewSyscallError("shutdown", err))
 	}
 	return nil
 }
 
 func (fd *netFD) setDeadline(t time.Time, read, write bool) error {
-	if fd.ref.Closed() {
+	if fd.Closed() {
 		return fd.localErr("set", net.ErrClosed)
 	}
 	if read {
-		fd.rd.set(t)
+		fd.RD.Set(t)
 	}
 	if write {
-		fd.wd.set(t)
+		fd.WD.Set(t)
 	}
 	return nil
 }
 
 // control runs f on the descriptor under a reference (setsockopt and friends).
 func (fd *netFD) control(f func(int) error) error {
-	if !fd.ref.Incref() {
-		return net.ErrClosed
+	if err := fd.Incref(); err != nil {
+		return err
 	}
-	defer fd.ref.Decref()
-	return f(fd.fd)
+	defer fd.Decref()
+	return f(fd.Sysfd)
 }
 
 // file returns a dup of the descriptor as an *os.File, as std's File methods
@@ -261,7 +208,7 @@ func (fd *netFD) file(op string) (*os.File, error) {
 		return err
 	})
 	if err != nil {
-		return nil, fd.opErr(op, fd.callErr("dup", err))
+		return nil, fd.opErr(op, fd.Err(context.Background(), "dup", err))
 	}
 	if err := unix.SetNonblock(nfd, false); err != nil {
 		unix.Close(nfd)
@@ -280,23 +227,4 @@ func (fd *netFD) name() string {
 		rs = fd.raddr.String()
 	}
 	return fd.net + ":" + ls + "->" + rs
-}
-
-var (
-	defaultOnce sync.Once
-	defaultRing *uring.Ring
-)
-
-// ringFor returns the ring to use: r, or uring.Default(); nil means std.
-func ringFor(r *uring.Ring, fallback bool) *uring.Ring {
-	if fallback {
-		return nil
-	}
-	if r != nil {
-		return r
-	}
-	defaultOnce.Do(func() {
-		defaultRing, _ = uring.Default()
-	})
-	return defaultRing
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/goaio/uring"
+	"github.com/goaio/uring/internal/ringfd"
 )
 
 // Listen announces on the local network address, as net.ListenConfig.Listen:
@@ -23,7 +24,7 @@ func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (ne
 	if err != nil {
 		return nil, err
 	}
-	r := ringFor(lc.Ring, lc.Fallback)
+	r := ringfd.RingFor(lc.Ring, lc.Fallback)
 	if r == nil {
 		return ln, nil
 	}
@@ -57,7 +58,7 @@ func (lc *ListenConfig) ListenPacket(ctx context.Context, network, address strin
 	if err != nil {
 		return nil, err
 	}
-	r := ringFor(lc.Ring, lc.Fallback)
+	r := ringfd.RingFor(lc.Ring, lc.Fallback)
 	if r == nil {
 		return pc, nil
 	}
@@ -125,6 +126,7 @@ type listener struct {
 
 func newListener(fd *netFD, lc *ListenConfig) listener {
 	fd.accept = newAcceptQueue(fd.sock)
+	fd.OnClose = fd.accept.stop
 	return listener{fd: fd, lc: *lc}
 }
 
@@ -134,15 +136,15 @@ func (l *listener) ok() bool { return l != nil && l.fd != nil }
 func (l *listener) accept() (*netFD, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.fd.ref.Incref() {
-		return nil, net.ErrClosed
+	if err := l.fd.Incref(); err != nil {
+		return nil, err
 	}
-	defer l.fd.ref.Decref()
-	nfd, err := l.fd.accept.next(&l.fd.rd)
+	defer l.fd.Decref()
+	nfd, err := l.fd.accept.next(&l.fd.RD)
 	if err != nil {
-		return nil, l.fd.callErr("accept", err)
+		return nil, l.fd.Err(context.Background(), "accept", err)
 	}
-	fd := newFD(l.fd.ring, nfd, l.fd.family, l.fd.sotype, l.fd.net)
+	fd := newFD(l.fd.Ring, nfd, l.fd.family, l.fd.sotype, l.fd.net)
 	fd.setAddrs()
 	return fd, nil
 }

@@ -17,10 +17,10 @@ import (
 func (fd *netFD) recvMsg(b, oob []byte, inFlags int, name string) (n, oobn, flags int, from unix.Sockaddr, err error) {
 	var rsa unix.RawSockaddrAny
 	fd.rmu.Lock()
-	res, err := fd.do(&fd.rd, ops.RecvMsg(fd.fd, [][]byte{b}, oob, &rsa, inFlags))
+	res, err := fd.FD.Read(ops.RecvMsg(fd.Sysfd, [][]byte{b}, oob, &rsa, inFlags), name)
 	fd.rmu.Unlock()
 	if err != nil {
-		return 0, 0, 0, nil, fd.opErr("read", fd.callErr(name, err))
+		return 0, 0, 0, nil, fd.opErr("read", err)
 	}
 	if rsa.Addr.Family != unix.AF_UNSPEC {
 		from, _ = ops.DecodeSockaddr(&rsa)
@@ -35,10 +35,10 @@ func (fd *netFD) recvMsg(b, oob []byte, inFlags int, name string) (n, oobn, flag
 // sendMsg sends one message to sa (nil: the connected peer).
 func (fd *netFD) sendMsg(b, oob []byte, sa unix.Sockaddr, to net.Addr, name string) (n, oobn int, err error) {
 	fd.wmu.Lock()
-	res, err := fd.do(&fd.wd, ops.SendMsg(fd.fd, [][]byte{b}, oob, sa, unix.MSG_NOSIGNAL))
+	res, err := fd.FD.Write(ops.SendMsg(fd.Sysfd, [][]byte{b}, oob, sa, unix.MSG_NOSIGNAL), name)
 	fd.wmu.Unlock()
 	if err != nil {
-		return 0, 0, &net.OpError{Op: "write", Net: fd.net, Source: fd.laddr, Addr: to, Err: fd.callErr(name, err)}
+		return 0, 0, &net.OpError{Op: "write", Net: fd.net, Source: fd.laddr, Addr: to, Err: err}
 	}
 	return res.N(), len(oob), nil
 }

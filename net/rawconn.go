@@ -3,11 +3,11 @@
 package net
 
 import (
-	"net"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/goaio/uring/internal/ringfd"
 	"github.com/goaio/uring/ops"
 )
 
@@ -26,21 +26,21 @@ func (c rawConn) Control(f func(uintptr)) error {
 }
 
 func (c rawConn) Read(f func(uintptr) bool) error {
-	return c.wait(f, &c.fd.rd, unix.POLLIN, "raw-read")
+	return c.wait(f, &c.fd.RD, unix.POLLIN, "raw-read")
 }
 
 func (c rawConn) Write(f func(uintptr) bool) error {
-	return c.wait(f, &c.fd.wd, unix.POLLOUT, "raw-write")
+	return c.wait(f, &c.fd.WD, unix.POLLOUT, "raw-write")
 }
 
-func (c rawConn) wait(f func(uintptr) bool, d *deadline, mask uint32, op string) error {
-	if !c.fd.ref.Incref() {
-		return c.fd.opErr(op, net.ErrClosed)
+func (c rawConn) wait(f func(uintptr) bool, d *ringfd.Deadline, mask uint32, op string) error {
+	if err := c.fd.Incref(); err != nil {
+		return c.fd.opErr(op, err)
 	}
-	defer c.fd.ref.Decref()
-	for !f(uintptr(c.fd.fd)) {
-		if _, err := c.fd.do(d, ops.PollAdd(c.fd.fd, mask)); err != nil {
-			return c.fd.opErr(op, c.fd.callErr("poll", err))
+	defer c.fd.Decref()
+	for !f(uintptr(c.fd.Sysfd)) {
+		if _, err := c.fd.DoRef(d.Context(), ops.PollAdd(c.fd.Sysfd, mask), "poll"); err != nil {
+			return c.fd.opErr(op, err)
 		}
 	}
 	return nil

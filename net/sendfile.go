@@ -8,6 +8,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/goaio/uring/internal/ringfd"
 )
 
 // regularFile is what sendFile needs of an *os.File or an fs.File.
@@ -17,25 +19,16 @@ type regularFile interface {
 	SyscallConn() (syscall.RawConn, error)
 }
 
-// unwrapLimited returns r's limit when it is an *io.LimitedReader, as
-// std's copy fast paths honour it.
-func unwrapLimited(r io.Reader) (*io.LimitedReader, io.Reader, int64) {
-	if lr, ok := r.(*io.LimitedReader); ok {
-		return lr, lr.R, lr.N
-	}
-	return nil, r, 1<<63 - 1
-}
-
 // sendFile copies a regular file (from its offset, up to an
 // io.LimitedReader's limit) into the socket with sendfile(2), waiting for
 // room with a poll request on the ring: the file's data never enters user
 // space. handled is false when r is not a regular file.
 func sendFile(fd *netFD, r io.Reader) (written int64, handled bool, err error) {
-	lr, r, remain := unwrapLimited(r)
+	lr, r, remain := ringfd.UnwrapLimited(r)
 	if remain <= 0 {
 		return 0, true, nil
 	}
-	if fd.ref.Closed() {
+	if fd.Closed() {
 		// As std: a closed socket takes the copy path, whose Write says so.
 		return 0, false, nil
 	}

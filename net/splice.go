@@ -8,6 +8,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/goaio/uring/internal/ringfd"
 )
 
 // spliceFrom copies a TCP or unix stream socket (up to an
@@ -17,11 +19,11 @@ import (
 // on its RawConn (std's netpoller, or the ring for this package's sockets),
 // fd on the ring. handled is false when r is not a stream socket.
 func spliceFrom(fd *netFD, r io.Reader) (written int64, handled bool, err error) {
-	lr, r, remain := unwrapLimited(r)
+	lr, r, remain := ringfd.UnwrapLimited(r)
 	if remain <= 0 {
 		return 0, true, nil
 	}
-	if fd.ref.Closed() {
+	if fd.Closed() {
 		return 0, false, nil // as std: the copy path's Write reports it
 	}
 	sc, ok := r.(syscall.Conn)
@@ -38,14 +40,13 @@ func spliceFrom(fd *netFD, r io.Reader) (written int64, handled bool, err error)
 	}
 	defer unix.Close(p[0])
 	defer unix.Close(p[1])
-	const chunk = 1 << 20
 	for remain > 0 {
 		// Socket → pipe: wait for data on the source's poller.
 		var in int
 		var serr error
 		rerr := src.Read(func(s uintptr) bool {
 			var n int64
-			n, serr = unix.Splice(int(s), nil, p[1], nil, int(min(remain, chunk)), unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
+			n, serr = unix.Splice(int(s), nil, p[1], nil, int(min(remain, ringfd.SpliceChunk)), unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
 			in = int(n)
 			return serr != unix.EAGAIN
 		})
@@ -87,11 +88,6 @@ func spliceFrom(fd *netFD, r io.Reader) (written int64, handled bool, err error)
 // isStreamSocket reports whether rc is a TCP or unix stream socket.
 func isStreamSocket(rc syscall.RawConn) bool {
 	ok := false
-	_ = rc.Control(func(s uintptr) {
-		typ, err1 := unix.GetsockoptInt(int(s), unix.SOL_SOCKET, unix.SO_TYPE)
-		dom, err2 := unix.GetsockoptInt(int(s), unix.SOL_SOCKET, unix.SO_DOMAIN)
-		ok = err1 == nil && err2 == nil && typ == unix.SOCK_STREAM &&
-			(dom == unix.AF_INET || dom == unix.AF_INET6 || dom == unix.AF_UNIX)
-	})
+	_ = rc.Control(func(s uintptr) { ok = ringfd.KindOf(int(s)) == ringfd.SocketStream })
 	return ok
 }
