@@ -1,0 +1,5 @@
+//go:build !race
+
+package uringpebble
+
+const raceEnabled = false
