@@ -1,8 +1,10 @@
 # Build, test and check github.com/goaio/uring.
 #
 #   make test             the whole suite: vet, unit, -race, cgocheck2, examples, fault injection,
-#                         fs and net on masked older kernels, cross builds, a 60 s soak
-#   make check            gofmt, go vet, staticcheck
+#                         fs and net on masked older kernels, cross builds, contrib/pebble, a 60 s soak
+#   make check            gofmt, go vet, staticcheck (contrib/pebble included)
+#   make contrib          contrib/pebble (its own module): vet, tests, -race, a darwin vet
+#   make bench-pebble     contrib/pebble's BenchmarkWorkload: Pebble on vfs.Default against uringpebble.FS
 #   make soak             mixed fs/net load with cancels, deadlines and Closes for SOAK (10m); fails on leaks
 #   make bench            the main job (Go benchmarks until the `uring bench` command exists)
 #   make fuzz             a short run of every Fuzz target (FUZZTIME each)
@@ -39,13 +41,13 @@ ifdef URING_REQUIRE
 export URING_REQUIRE
 endif
 
-.PHONY: all deps build test vet unit race cgocheck faults floor cross check fmt staticcheck bench gobench bench-deps fuzz \
-	soak container-test container-test-default clean help
+.PHONY: all deps build test vet unit race cgocheck faults floor cross contrib check fmt staticcheck bench gobench bench-deps fuzz \
+	bench-pebble soak container-test container-test-default clean help
 
 all: check test
 
 help:
-	@sed -n '3,11p' Makefile
+	@sed -n '3,13p' Makefile
 
 # liburing-dev gives liburing.h and the static liburing.a that the default
 # build links. Root installs it; anyone else is told the command.
@@ -73,7 +75,7 @@ test: deps
 	$(GO) test -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) $(PKGS)
 	$(GO) test -race -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) $(PKGS)
 	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) $(PKGS)
-	@$(MAKE) --no-print-directory faults floor cross
+	@$(MAKE) --no-print-directory faults floor cross contrib
 	@$(MAKE) --no-print-directory soak SOAK=60s
 
 # The fault seam (-tags uring_faults): io_uring_enter and setup failing on
@@ -111,6 +113,23 @@ cross:
 	GOOS=windows $(GO) vet $(PKGS)
 	$(GO) build -tags uring_dynamic $(PKGS)
 
+# contrib/pebble is a module of its own (so the library does not require
+# Pebble) that replaces github.com/goaio/uring with this checkout: go test ./...
+# above stops at its go.mod, so it runs here.
+CONTRIB_DIR := contrib/pebble
+contrib: deps
+	cd $(CONTRIB_DIR) && $(GO) vet ./...
+	cd $(CONTRIB_DIR) && GOOS=darwin $(GO) vet ./...
+	cd $(CONTRIB_DIR) && $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) ./...
+	cd $(CONTRIB_DIR) && $(GO) test -race -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) ./...
+
+# Pebble on vfs.Default against uringpebble.FS, interleaved: a per-phase table
+# of medians and ratios. PEBBLE_BENCHFLAGS, e.g. -workload.runs=3
+# -workload.keys=100000 -workload.dir=/mnt/disk -workload.calls.
+PEBBLE_BENCHFLAGS ?=
+bench-pebble: deps
+	cd $(CONTRIB_DIR) && $(GO) test -run '^$$' -bench '^BenchmarkWorkload$$' -benchtime=1x -count=1 -timeout=60m $(PEBBLE_BENCHFLAGS) .
+
 # The soak (internal/soak): file, echo and net/http traffic on one ring for
 # SOAK, then descriptors, goroutines and in-flight requests must be back to
 # their start and RSS within 10% of its value after a minute. Its timeout is
@@ -120,6 +139,7 @@ soak: deps
 
 check: deps fmt
 	$(GO) vet $(PKGS)
+	cd $(CONTRIB_DIR) && $(GO) vet ./...
 	@$(MAKE) --no-print-directory staticcheck
 
 fmt:
@@ -131,6 +151,7 @@ $(STATICCHECK):
 
 staticcheck: $(STATICCHECK)
 	$(STATICCHECK) $(PKGS)
+	cd $(CONTRIB_DIR) && $(STATICCHECK) ./...
 
 # Reserved for the `uring bench` command (a later issue); until then the Go
 # benchmarks, which compare against os.File and a C liburing loop.
