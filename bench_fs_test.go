@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goaio/uring"
 	"github.com/goaio/uring/fs"
 	"github.com/goaio/uring/internal/pagecache"
 )
@@ -51,9 +52,9 @@ func openFS(tb testing.TB, path string, flag int) *fs.File {
 	return f
 }
 
-// BenchmarkFSReadAtWarm64: fs.File.ReadAt against os.File.ReadAt and C
-// liburing with a ring per core, 4 KiB random reads of a cached 1 GiB file
-// from 64 goroutines.
+// BenchmarkFSReadAtWarm64: fs.File.ReadAt against os.File.ReadAt, C
+// liburing with a ring per core, and Ring.Do(ops.Read) on the fs.File's
+// ring: 4 KiB random reads of a cached 1 GiB file from 64 goroutines.
 func BenchmarkFSReadAtWarm64(b *testing.B) { benchFSWarm(b, readWorkers) }
 
 // BenchmarkFSReadAtWarm1 is BenchmarkFSReadAtWarm64 from one goroutine,
@@ -69,13 +70,18 @@ func benchFSWarm(b *testing.B, n int) {
 	if n > 1 {
 		cc = cRings(fd, n)
 	}
+	ring, err := uring.Default() // the fs.File's own
+	if err != nil {
+		b.Fatal(err)
+	}
 	t := compare(b, d, readerAts("fs.File", openFS(b, path, os.O_RDONLY), n),
-		readerAts("os.File", openFile(b, path, 0), n), cc)
+		readerAts("os.File", openFile(b, path, 0), n), cc, ringReaders(ring, fd, n))
 	report(b, t[0].rate(), "IOPS")
 	report(b, t[1].rate(), "os-IOPS")
 	report(b, t[2].rate(), "C-IOPS")
 	report(b, t[0].rate()/t[1].rate(), "xOS")
 	report(b, t[0].rate()/t[2].rate(), "xC")
+	report(b, t[0].rate()/t[3].rate(), "xDo")
 }
 
 // BenchmarkFSReadAtCold64 is BenchmarkFSReadAtWarm64 on a file kept out of

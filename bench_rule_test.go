@@ -46,12 +46,12 @@ func benchRule(b *testing.B, n int, cold bool) {
 		}}
 	}
 	cs := []contender{wrap(ringReaders(r, fd, n))}
-	for _, v := range []string{"ring", "nowait", "syscall"} {
+	for _, v := range []string{"ring", "nowait", "sampled", "syscall"} {
 		cs = append(cs, wrap(readerAts("fs-"+v, openRule(b, path, os.O_RDONLY, "URING_FS_READ", v, r), n)))
 	}
 	cs = append(cs, wrap(readerAts("os", openFile(b, path, 0), n)))
 	t := compare(b, d, cs...)
-	for i, name := range []string{"Do", "ring", "nowait", "syscall"} {
+	for i, name := range []string{"Do", "ring", "nowait", "sampled", "syscall"} {
 		report(b, t[i].rate()/t[len(t)-1].rate(), fmt.Sprintf("%s-xOS", name))
 	}
 	if cold {

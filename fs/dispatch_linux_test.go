@@ -49,7 +49,8 @@ func TestReadAtDispatch(t *testing.T) {
 		require.Equal(t, before, r.Stats().Submitted, "cached reads went to the ring")
 	})
 
-	t.Run("cold", func(t *testing.T) {
+	drop := func(t *testing.T) {
+		t.Helper()
 		of, err := os.Open(p)
 		require.NoError(t, err)
 		defer of.Close()
@@ -64,9 +65,34 @@ func TestReadAtDispatch(t *testing.T) {
 		if res, err := pagecache.Resident(of); err != nil || res > 0 {
 			t.Skipf("%s keeps its pages cached (resident %.2f, %v): nothing is cold here", dir, res, err)
 		}
+	}
+
+	// The File has read warm pages long enough to use plain preads, with an
+	// RWF_NOWAIT read sampled one time in 16: the file going cold must be
+	// noticed, and the misses sent to the ring. Each pass makes 16 reads;
+	// 100 passes without a sampled read happen with probability 1e-45.
+	t.Run("warm then cold", func(t *testing.T) {
+		for pass := 0; ; pass++ {
+			require.Less(t, pass, 100, "a file gone cold never reached the ring")
+			drop(t)
+			before := r.Stats().Submitted
+			readAll()
+			if r.Stats().Submitted > before {
+				break
+			}
+		}
+	})
+
+	t.Run("cold", func(t *testing.T) {
+		drop(t)
+		cf, err := fs.OpenFile(p, os.O_RDONLY, 0, fs.WithRing(r))
+		require.NoError(t, err)
+		defer cf.Close()
 		before := r.Stats().Submitted
-		readAll()
-		require.Greater(t, r.Stats().Submitted, before, "uncached reads did not use the ring")
+		n, err := cf.ReadAt(buf, 0)
+		require.NoError(t, err)
+		require.Equal(t, content[:n], buf[:n])
+		require.Greater(t, r.Stats().Submitted, before, "a new File's uncached read did not use the ring")
 	})
 
 	t.Run("direct", func(t *testing.T) {

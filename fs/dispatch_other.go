@@ -5,7 +5,6 @@ package fs
 import (
 	"errors"
 	"os"
-	"sync/atomic"
 )
 
 // path is how one kind of call on a File runs; off Linux there is no ring.
@@ -16,8 +15,11 @@ const (
 	viaSyscall
 )
 
-func choosePaths(int, os.FileInfo) (read, write, sync path) { return viaRing, viaRing, viaRing }
+// dispatch is a File's dispatch state: everything on the ring.
+type dispatch struct{ read, write, sync path }
 
-func inline(path, *atomic.Bool, int, bool, []byte, int64) (int, error, bool) { return 0, nil, false }
+func (d *dispatch) choose(int, os.FileInfo) {}
+
+func (d *dispatch) inline(int, bool, []byte, int64) (int, error, bool) { return 0, nil, false }
 
 func sysFsync(int) error { return errors.ErrUnsupported }

@@ -15,7 +15,6 @@ import (
 	"io"
 	"os"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -34,10 +33,7 @@ type File struct {
 	append bool
 	opened os.FileInfo // the Stat taken at open; ReadFile sizes its buffer from it
 
-	// How reads, writes and syncs run (dispatch_linux.go); noWait is set
-	// once the kernel has said RWF_NOWAIT is not supported on this file.
-	readPath, writePath, syncPath path
-	noWait                        atomic.Bool
+	rule dispatch // how reads, writes and syncs run (dispatch_linux.go)
 }
 
 // Option configures how a File is opened.
@@ -102,7 +98,7 @@ func newFile(f *os.File, appendMode bool, opts []Option) *File {
 	file.opened = st
 	if fd, ok := ringFd(f, st); ok {
 		file.pfd.Init(r, fd, fileKind)
-		file.readPath, file.writePath, file.syncPath = choosePaths(fd, st)
+		file.rule.choose(fd, st)
 	}
 	return file
 }
@@ -257,12 +253,12 @@ func (f *File) transfer(ctx context.Context, write bool, b []byte, off int64) (i
 // caller that holds a reference, on the path the dispatch rule chose: a
 // system call when that is cheaper, else (or when it would block) the ring.
 func (f *File) once(ctx context.Context, write bool, b []byte, off int64) (int, error) {
-	p, op := f.readPath, ops.Read
+	op := ops.Read
 	if write {
-		p, op = f.writePath, ops.Write
+		op = ops.Write
 	}
 	if ctx.Err() == nil { // a cancelled call reports it the ring's way
-		if n, err, ok := inline(p, &f.noWait, f.pfd.Sysfd, write, b, off); ok {
+		if n, err, ok := f.rule.inline(f.pfd.Sysfd, write, b, off); ok {
 			return n, err
 		}
 	}
@@ -343,7 +339,7 @@ func (f *File) SyncContext(ctx context.Context) error {
 	if !f.UsesRing() {
 		return f.osFile().Sync()
 	}
-	if f.syncPath == viaSyscall && ctx.Err() == nil {
+	if f.rule.sync == viaSyscall && ctx.Err() == nil {
 		return f.sysCall("sync", sysFsync)
 	}
 	_, err := f.pfd.Do(ctx, ops.Fsync(f.pfd.Sysfd), "")
@@ -494,4 +490,3 @@ func (f *File) sysCall(op string, fn func(fd int) error) error {
 	defer f.pfd.Decref()
 	return f.pathErr(op, fn(f.pfd.Sysfd))
 }
-

@@ -25,7 +25,7 @@ func (f *File) SyncData() error {
 	if !f.UsesRing() {
 		return f.withFd("fdatasync", sysFdatasync)
 	}
-	if f.syncPath == viaSyscall { // the dispatch rule: io_uring would hand it to a worker thread
+	if f.rule.sync == viaSyscall { // the dispatch rule: io_uring would hand it to a worker thread
 		return f.sysCall("fdatasync", sysFdatasync)
 	}
 	_, err := f.pfd.Do(context.Background(), ops.Fdatasync(f.pfd.Sysfd), "")
@@ -44,7 +44,7 @@ func (f *File) SyncRange(off, n int64, flags int) error {
 	if !f.UsesRing() || !ringRange(off, n) {
 		return f.withFd("sync_file_range", func(fd int) error { return sysSyncFileRange(fd, off, n, flags) })
 	}
-	if f.syncPath == viaSyscall {
+	if f.rule.sync == viaSyscall {
 		return f.sysCall("sync_file_range", func(fd int) error { return sysSyncFileRange(fd, off, n, flags) })
 	}
 	_, err := f.pfd.Do(context.Background(), ops.SyncFileRange(f.pfd.Sysfd, off, n, flags), "")
@@ -61,7 +61,7 @@ func (f *File) Allocate(mode uint32, off, n int64) error {
 	if !f.UsesRing() || off < 0 || n < 0 {
 		return f.withFd("fallocate", func(fd int) error { return sysFallocate(fd, mode, off, n) })
 	}
-	if f.syncPath == viaSyscall {
+	if f.rule.sync == viaSyscall {
 		return f.sysCall("fallocate", func(fd int) error { return sysFallocate(fd, mode, off, n) })
 	}
 	_, err := f.pfd.Do(context.Background(), ops.Fallocate(f.pfd.Sysfd, int(mode), off, n), "")
@@ -78,7 +78,7 @@ func (f *File) Advise(off, n int64, advice int) error {
 	if !f.UsesRing() || !ringRange(off, n) {
 		return f.withFd("fadvise", func(fd int) error { return sysFadvise(fd, off, n, advice) })
 	}
-	if f.syncPath == viaSyscall {
+	if f.rule.sync == viaSyscall {
 		return f.sysCall("fadvise", func(fd int) error { return sysFadvise(fd, off, n, advice) })
 	}
 	_, err := f.pfd.Do(context.Background(), ops.Fadvise(f.pfd.Sysfd, off, n, advice), "")
