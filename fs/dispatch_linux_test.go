@@ -111,3 +111,41 @@ func TestReadAtDispatch(t *testing.T) {
 		require.Greater(t, r.Stats().Submitted, before, "O_DIRECT read did not use the ring")
 	})
 }
+
+// A File's read and write of warm data, on the system-call path and on the
+// ring (a cold read), allocate nothing: the dispatch rule adds no garbage.
+func TestReadWriteZeroAllocs(t *testing.T) {
+	r := newRing(t)
+	if raceEnabled {
+		t.Skip("-race: sync.Pool drops items at random, so allocation counts are meaningless")
+	}
+	p := filepath.Join(t.TempDir(), "allocs")
+	writeFile(t, p, make([]byte, 1<<16))
+	f, err := fs.OpenFile(p, os.O_RDWR, 0, fs.WithRing(r))
+	require.NoError(t, err)
+	defer f.Close()
+	buf := make([]byte, 4096)
+	for name, call := range map[string]func() error{
+		"ReadAt":  func() error { _, err := f.ReadAt(buf, 4096); return err },
+		"WriteAt": func() error { _, err := f.WriteAt(buf, 8192); return err },
+		"Read": func() error {
+			if _, err := f.Seek(0, 0); err != nil {
+				return err
+			}
+			_, err := f.Read(buf)
+			return err
+		},
+	} {
+		var failed error
+		do := func() {
+			if err := call(); err != nil && failed == nil {
+				failed = err
+			}
+		}
+		for range 100 {
+			do()
+		}
+		require.Zero(t, testing.AllocsPerRun(1000, do), name)
+		require.NoError(t, failed, name)
+	}
+}

@@ -209,44 +209,29 @@ func (f *File) ReadAtContext(ctx context.Context, b []byte, off int64) (int, err
 	return f.transfer(ctx, false, b, off)
 }
 
-// maxRW caps one read or write, as internal/poll does: an op's length has
-// 32 bits, and Linux moves at most about 2 GiB per call anyway.
-const maxRW = 1 << 30
+// maxRW caps one read or write (ringfd.MaxRW).
+const maxRW = ringfd.MaxRW
 
 // transfer moves all of b with as many ring ops as it takes, at most maxRW
 // bytes each, from off on (-1: at the file offset), as os.File's ReadAt,
 // Write and WriteAt loops do. A read that returns nothing ends with io.EOF, a
 // write with io.ErrUnexpectedEOF.
 func (f *File) transfer(ctx context.Context, write bool, b []byte, off int64) (int, error) {
-	name := "read"
+	name, zero := "read", io.EOF
 	if write {
-		name = "write"
+		name, zero = "write", io.ErrUnexpectedEOF
 	}
-	// One reference for the whole loop, as os holds its read or write lock:
-	// a Close meanwhile lets the call finish rather than cut it short.
-	if err := f.pfd.Incref(); err != nil {
-		return 0, f.pathErr(name, err)
-	}
-	defer f.pfd.Decref()
-	done := 0
-	for done < len(b) {
+	n, err := f.pfd.Transfer(b, zero, func(chunk []byte, done int) (int, error) {
 		at := off
 		if off >= 0 {
 			at += int64(done)
 		}
-		n, err := f.once(ctx, write, b[done:min(len(b), done+maxRW)], at)
-		if err != nil {
-			return done, f.pathErr(name, err)
-		}
-		if n == 0 {
-			if write {
-				return done, f.pathErr(name, io.ErrUnexpectedEOF)
-			}
-			return done, io.EOF
-		}
-		done += n
+		return f.once(ctx, write, chunk, at)
+	})
+	if err != nil && err != io.EOF {
+		err = f.pathErr(name, err)
 	}
-	return done, nil
+	return n, err
 }
 
 // once makes one read or write of b at off (-1: the file offset) for a

@@ -129,20 +129,20 @@ func (fd *netFD) Read(b []byte) (int, error) {
 func (fd *netFD) Write(b []byte) (int, error) {
 	fd.wmu.Lock()
 	defer fd.wmu.Unlock()
-	done := 0
-	for {
-		res, err := fd.FD.Write(ops.Send(fd.Sysfd, b[done:], unix.MSG_NOSIGNAL), "write")
+	if len(b) == 0 || fd.sotype != unix.SOCK_STREAM {
+		// One send: a datagram (an empty one too) goes whole or not at all.
+		res, err := fd.FD.Write(ops.Send(fd.Sysfd, b, unix.MSG_NOSIGNAL), "write")
 		if err != nil {
-			return done, fd.opErr("write", err)
+			return 0, fd.opErr("write", err)
 		}
-		done += res.N()
-		if done == len(b) || fd.sotype != unix.SOCK_STREAM {
-			return done, nil
-		}
-		if res.N() == 0 {
-			return done, fd.opErr("write", io.ErrUnexpectedEOF)
-		}
+		return res.N(), nil
 	}
+	ctx := fd.WD.Context()
+	n, err := fd.Transfer(b, io.ErrUnexpectedEOF, func(chunk []byte, _ int) (int, error) {
+		res, err := fd.DoRef(ctx, ops.Send(fd.Sysfd, chunk, unix.MSG_NOSIGNAL), "write")
+		return res.N(), err
+	})
+	return n, fd.opErr("write", err)
 }
 
 // Close cancels the calls in flight, waits for the kernel to finish them,

@@ -140,3 +140,32 @@ func (fd *FD) Close(release func() error) error {
 	}
 	return release()
 }
+
+// MaxRW caps one read or write, as internal/poll does: an op's length has
+// 32 bits, and Linux moves at most about 2 GiB per call anyway.
+const MaxRW = 1 << 30
+
+// Transfer is the op loop: it moves all of b with as many steps as it takes,
+// each at most MaxRW bytes, under one reference for the whole loop (as
+// poll.FD holds its read or write lock: a Close meanwhile lets the call
+// finish, or cancels it, by the Kind). step moves chunk, which starts done
+// bytes into b. A step that moves nothing ends the loop with zero (io.EOF
+// for a read, io.ErrUnexpectedEOF for a write).
+func (fd *FD) Transfer(b []byte, zero error, step func(chunk []byte, done int) (int, error)) (int, error) {
+	if !fd.ref.Incref() {
+		return 0, fd.kind.ErrClosing
+	}
+	defer fd.ref.Decref()
+	done := 0
+	for done < len(b) {
+		n, err := step(b[done:min(len(b), done+MaxRW)], done)
+		if err != nil {
+			return done, err
+		}
+		if n == 0 {
+			return done, zero
+		}
+		done += n
+	}
+	return done, nil
+}
