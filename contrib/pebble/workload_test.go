@@ -95,15 +95,15 @@ func checkValue(v []byte, i, size int, scratch []byte) error {
 	return nil
 }
 
-// options are the Pebble options of both sides: a memtable that holds the
-// whole bulk write (so the write phase does not flush), no automatic
+// options are the Pebble options of both sides: a memtable that holds a
+// round of the bulk write and the tail (so neither flushes early), no automatic
 // compactions (the compact phase does them all), and a small block cache,
 // so reads reach the files.
 func options(fsys vfs.FS, cache *pebble.Cache) *pebble.Options {
 	return &pebble.Options{
 		FS:                          fsys,
 		Cache:                       cache,
-		MemTableSize:                1 << 30,
+		MemTableSize:                256 << 20,
 		DisableAutomaticCompactions: true,
 		Logger:                      quietLogger{},
 	}
