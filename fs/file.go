@@ -221,7 +221,33 @@ func (f *File) transfer(ctx context.Context, write bool, b []byte, off int64) (i
 	if write {
 		name, zero = "write", io.ErrUnexpectedEOF
 	}
-	n, err := f.pfd.Transfer(b, zero, func(chunk []byte, done int) (int, error) {
+	if len(b) == 0 {
+		return 0, nil // as os: nothing to move, no call (the callers report a Close)
+	}
+	// The common case, one step that moves it all, without the loop's closure.
+	if err := f.pfd.Incref(); err != nil {
+		return 0, f.pathErr(name, err)
+	}
+	n, err := f.once(ctx, write, b[:min(len(b), maxRW)], off)
+	f.pfd.Decref()
+	if err == nil && n == len(b) && n > 0 {
+		return n, nil
+	}
+	if err != nil || n == 0 {
+		if err == nil {
+			err = zero
+		}
+		if err != io.EOF {
+			err = f.pathErr(name, err)
+		}
+		return 0, err
+	}
+	// The rest in the loop; like os, a Close meanwhile ends it.
+	first := n
+	if off >= 0 {
+		off += int64(first)
+	}
+	n, err = f.pfd.Transfer(b[first:], zero, func(chunk []byte, done int) (int, error) {
 		at := off
 		if off >= 0 {
 			at += int64(done)
@@ -231,7 +257,7 @@ func (f *File) transfer(ctx context.Context, write bool, b []byte, off int64) (i
 	if err != nil && err != io.EOF {
 		err = f.pathErr(name, err)
 	}
-	return n, err
+	return first + n, err
 }
 
 // once makes one read or write of b at off (-1: the file offset) for a
