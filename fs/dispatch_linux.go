@@ -66,14 +66,18 @@ func knob(name string, def path) path {
 }
 
 // choose sets how a File's reads, writes and syncs run: st is the File's
-// Stat at open; fd is its descriptor.
-func (d *dispatch) choose(fd int, st os.FileInfo) {
+// Stat at open, fd its descriptor, flag its open flags (or flagsUnknown:
+// then F_GETFL tells, one system call more).
+func (d *dispatch) choose(fd int, st os.FileInfo, flag int) {
 	if !st.Mode().IsRegular() {
 		d.read, d.write, d.sync = viaRing, viaRing, viaRing // a block device: its page cache is the device's
 		return
 	}
-	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
-	if err != nil || fl&unix.O_DIRECT != 0 {
+	var err error
+	if flag == flagsUnknown {
+		flag, err = unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	}
+	if err != nil || flag&unix.O_DIRECT != 0 {
 		d.read, d.write, d.sync = viaRing, viaRing, knob("URING_FS_SYNC", viaSyscall)
 		return
 	}

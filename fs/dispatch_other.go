@@ -18,7 +18,7 @@ const (
 // dispatch is a File's dispatch state: everything on the ring.
 type dispatch struct{ read, write, sync path }
 
-func (d *dispatch) choose(int, os.FileInfo) {}
+func (d *dispatch) choose(int, os.FileInfo, int) {}
 
 func (d *dispatch) inline(int, bool, []byte, int64) (int, error, bool) { return 0, nil, false }
 

@@ -69,7 +69,7 @@ func OpenFile(name string, flag int, perm os.FileMode, opts ...Option) (*File, e
 	if err != nil {
 		return nil, err
 	}
-	return newFile(f, flag&os.O_APPEND != 0, opts), nil
+	return newFile(f, flag, opts), nil
 }
 
 // NewFile adopts fd, like os.NewFile; it returns nil for an invalid fd.
@@ -78,15 +78,18 @@ func NewFile(fd uintptr, name string, opts ...Option) *File {
 	if f == nil {
 		return nil
 	}
-	return newFile(f, false, opts)
+	return newFile(f, flagsUnknown, opts)
 }
 
-func newFile(f *os.File, appendMode bool, opts []Option) *File {
+// flagsUnknown: NewFile's descriptor, whose open flags the kernel must tell.
+const flagsUnknown = -1
+
+func newFile(f *os.File, flag int, opts []Option) *File {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
-	file := &File{f: f, append: appendMode}
+	file := &File{f: f, append: flag != flagsUnknown && flag&os.O_APPEND != 0}
 	r := ringfd.RingFor(o.ring, o.fallback)
 	if r == nil {
 		return file // io_uring unavailable, or not wanted: os it is
@@ -98,7 +101,7 @@ func newFile(f *os.File, appendMode bool, opts []Option) *File {
 	file.opened = st
 	if fd, ok := ringFd(f, st); ok {
 		file.pfd.Init(r, fd, fileKind)
-		file.rule.choose(fd, st)
+		file.rule.choose(fd, st, flag)
 	}
 	return file
 }
