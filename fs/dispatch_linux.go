@@ -15,19 +15,24 @@ import (
 // wins where the kernel would block a thread, and loses where it would not,
 // since a plain system call here costs about a microsecond and a ring round
 // trip more. So, per call:
-//   - a buffered read first tries preadv2(RWF_NOWAIT), which copies what the
-//     page cache holds and fails with EAGAIN instead of going to the device;
-//     the rest goes to the ring;
+//   - a buffered read asks with preadv2(RWF_NOWAIT), which copies what the
+//     page cache holds and fails with EAGAIN instead of going to the device,
+//     and the rest goes to the ring; while a file's reads keep hitting, only
+//     one in sampleEvery asks and the rest are plain pread64s. Where the
+//     file system has no RWF_NOWAIT reads (EOPNOTSUPP), every read goes to
+//     the ring;
 //   - O_DIRECT reads and writes, and block devices, always go to the ring;
-//   - writes and syncs of buffered files follow the rule the measurements chose
-//     (writeRule, syncRule).
+//   - buffered writes are pwrite64, and fsync, fdatasync, sync_file_range,
+//     fallocate and fadvise of regular files plain system calls: on ext4
+//     io_uring hands each of them to an io-wq thread (a buffered write has no
+//     RWF_NOWAIT there: EOPNOTSUPP), which cost 0.03x os at one goroutine.
 
 // path is how one kind of call on a File runs.
 type path uint8
 
 const (
 	viaRing    path = iota // always an io_uring op
-	viaNowait              // preadv2/pwritev2 with RWF_NOWAIT, the ring on EAGAIN
+	viaNowait              // preadv2 with RWF_NOWAIT, the ring on EAGAIN (one sampled call)
 	viaSampled             // viaNowait on one call in sampleEvery while the page cache keeps up, else a plain pread
 	viaSyscall             // a plain system call, as os.File makes
 )
@@ -49,22 +54,6 @@ type dispatch struct {
 	hits              atomic.Int32 // full hits in a row while cold
 }
 
-// Measurement knobs, read at open: URING_FS_READ, URING_FS_WRITE and
-// URING_FS_SYNC = ring|nowait|sampled|syscall.
-func knob(name string, def path) path {
-	switch os.Getenv(name) {
-	case "ring":
-		return viaRing
-	case "nowait":
-		return viaNowait
-	case "sampled":
-		return viaSampled
-	case "syscall":
-		return viaSyscall
-	}
-	return def
-}
-
 // choose sets how a File's reads, writes and syncs run: st is the File's
 // Stat at open, fd its descriptor, flag its open flags (or flagsUnknown:
 // then F_GETFL tells, one system call more).
@@ -78,11 +67,11 @@ func (d *dispatch) choose(fd int, st os.FileInfo, flag int) {
 		flag, err = unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	}
 	if err != nil || flag&unix.O_DIRECT != 0 {
-		d.read, d.write, d.sync = viaRing, viaRing, knob("URING_FS_SYNC", viaSyscall)
+		d.read, d.write, d.sync = viaRing, viaRing, viaSyscall
 		return
 	}
 	d.cold.Store(true) // a new file earns plain preads
-	d.read, d.write, d.sync = knob("URING_FS_READ", viaSampled), knob("URING_FS_WRITE", viaSyscall), knob("URING_FS_SYNC", viaSyscall)
+	d.read, d.write, d.sync = viaSampled, viaSyscall, viaSyscall
 }
 
 // inline moves b at off (-1: the file offset) with one system call when the
