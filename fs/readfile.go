@@ -3,35 +3,58 @@ package fs
 import (
 	"io"
 	"os"
+	"slices"
+
+	"github.com/goaio/uring/internal/ringfd"
 )
 
-// ReadFile reads the whole named file, like os.ReadFile.
+// ReadFile reads the whole named file, like os.ReadFile: the same data, and
+// the same errors (*os.PathError with os's Op and Path). A cached regular
+// file costs four system calls (open, fstat, one read, close); a read the
+// page cache cannot serve goes to the ring (docs/design.md, "ReadFile from
+// many goroutines").
 func ReadFile(name string, opts ...Option) ([]byte, error) {
-	f, err := Open(name, opts...)
-	if err != nil {
-		return nil, err
+	var o options
+	for _, opt := range opts {
+		opt(&o)
 	}
-	defer f.Close()
-	size := 512
-	st := f.opened
-	if st == nil {
-		st, _ = f.Stat()
+	r := ringfd.RingFor(o.ring, o.fallback)
+	if r == nil {
+		return os.ReadFile(name) // io_uring unavailable, or not wanted
 	}
-	if st != nil && st.Mode().IsRegular() && st.Size() > 0 && int64(int(st.Size())) == st.Size() {
-		size = int(st.Size()) + 1 // one more byte to see EOF without growing
+	return readFile(r, name)
+}
+
+// minRead is os.ReadFile's smallest read: files in /proc claim size 0 and
+// do not work right when read in small pieces.
+const minRead = 512
+
+// readSize is the buffer os.ReadFile starts with for a file whose fstat
+// gave statSize: the size and one byte to see the end, at least minRead.
+func readSize(statSize int64) int {
+	size := 0
+	if int64(int(statSize)) == statSize {
+		size = int(statSize)
 	}
-	data := make([]byte, 0, size)
+	size++
+	return max(size, minRead)
+}
+
+// readRest continues os.ReadFile's loop: read appends to data until it
+// returns an error (io.EOF at the end, which is not one), growing data as
+// os.ReadFile grows it.
+func readRest(data []byte, zeroSize bool, read func([]byte) (int, error)) ([]byte, error) {
 	for {
-		n, err := f.Read(data[len(data):cap(data)])
+		if remain := cap(data) - len(data); remain == 0 || zeroSize && remain < minRead {
+			data = slices.Grow(data, minRead)
+		}
+		n, err := read(data[len(data):cap(data)])
 		data = data[:len(data)+n]
 		if err != nil {
 			if err == io.EOF {
 				err = nil
 			}
 			return data, err
-		}
-		if len(data) == cap(data) {
-			data = append(data, 0)[:len(data)]
 		}
 	}
 }

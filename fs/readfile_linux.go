@@ -1,0 +1,126 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"syscall"
+
+	"github.com/goaio/uring"
+	"github.com/goaio/uring/ops"
+)
+
+// readFile is ReadFile with the ring r for what the page cache misses:
+// open(2), fstat(2), one read of the size and a byte more, close(2), where
+// os.ReadFile makes ten system calls (its Open adds four fcntl and an
+// epoll_ctl, and a second read sees the end). docs/design.md, "ReadFile
+// from many goroutines", has the candidates measured against it.
+func readFile(r *uring.Ring, name string) ([]byte, error) {
+	fd, err := openRead(name)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	defer syscall.Close(fd) // os.ReadFile ignores Close's error too
+	var st syscall.Stat_t
+	if fstat(fd, &st) != nil {
+		st = syscall.Stat_t{} // as os.ReadFile: no size, read to the end
+	}
+	return readOpened(r, fd, name, st.Mode&syscall.S_IFMT == syscall.S_IFREG, st.Size)
+}
+
+// readOpened reads fd, opened on name, to its end; regular and statSize
+// are what its fstat said. A read of a regular file that returns the size
+// is the whole file (the read os.ReadFile makes to see the end is not
+// made). Anything else continues os.ReadFile's loop on the same
+// descriptor: a file that claims no size (/proc), one that grew or shrank
+// since fstat, a read cut short by pages missing from the cache, and files
+// that are not regular (where a short read is not the end).
+func readOpened(r *uring.Ring, fd int, name string, regular bool, statSize int64) ([]byte, error) {
+	rd := fileReader{r: r, fd: fd, name: name, regular: regular}
+	rd.rule.read = viaNowait // a file of its own: ask the page cache every time
+	data := make([]byte, 0, readSize(statSize))
+	if regular && statSize > 0 {
+		n, err := rd.read(data[:cap(data)])
+		data = data[:n]
+		if err != nil || int64(n) == statSize {
+			if err == io.EOF {
+				err = nil
+			}
+			return data, err
+		}
+	}
+	return readRest(data, statSize == 0, rd.read)
+}
+
+// openRead opens name for reading as os.Open does (O_CLOEXEC, EINTR
+// retried), without os.File's poller registration.
+func openRead(name string) (int, error) {
+	for {
+		fd, err := syscall.Open(name, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != syscall.EINTR {
+			return fd, err
+		}
+	}
+}
+
+func fstat(fd int, st *syscall.Stat_t) error {
+	for {
+		if err := syscall.Fstat(fd, st); err != syscall.EINTR {
+			return err
+		}
+	}
+}
+
+// fileReader reads a descriptor ReadFile opened, at its file offset, as
+// os.File.Read would: a regular file by the dispatch rule (preadv2 with
+// RWF_NOWAIT, the ring for what the page cache misses), anything else
+// (a directory, a FIFO, a device) with read(2).
+type fileReader struct {
+	r       *uring.Ring
+	fd      int
+	name    string
+	regular bool
+	rule    dispatch
+}
+
+// read is os.File.Read's: at most maxRW bytes, io.EOF for none, errors as
+// *os.PathError.
+func (rd *fileReader) read(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	if len(b) > maxRW {
+		b = b[:maxRW]
+	}
+	n, err := rd.once(b)
+	if err != nil {
+		return 0, &os.PathError{Op: "read", Path: rd.name, Err: err}
+	}
+	if n == 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+func (rd *fileReader) once(b []byte) (int, error) {
+	if rd.regular {
+		if n, err, ok := rd.rule.inline(rd.fd, false, b, -1); ok {
+			return n, err
+		}
+		res, err := rd.r.Do(context.Background(), ops.Read(rd.fd, b, -1))
+		if !errors.Is(err, uring.ErrClosed) {
+			if err != nil {
+				return 0, err
+			}
+			return res.N(), nil
+		}
+		// A closed Ring: block in read(2), as os.File does.
+	}
+	for {
+		n, err := syscall.Read(rd.fd, b)
+		if err != syscall.EINTR {
+			return max(n, 0), err
+		}
+	}
+}
