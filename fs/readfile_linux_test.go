@@ -2,7 +2,6 @@ package fs_test
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -141,52 +141,74 @@ func TestReadFileFIFO(t *testing.T) {
 }
 
 // A cached file reads without the ring; one out of the page cache goes to
-// the ring for what it misses, and reads the same.
+// the ring for what it misses, and reads the same. The evicted files are
+// never read before they are dropped, so no readahead in flight can bring
+// their pages back.
 func TestReadFileDispatch(t *testing.T) {
 	r := newRing(t)
-	p := filepath.Join(t.TempDir(), "data")
+	dir := t.TempDir()
 	content := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
-	writeFile(t, p, content)
-	_, err := fs.ReadFile(p, fs.WithRing(r))
-	require.NoError(t, err)
-
-	before := r.Stats().Submitted
-	got, err := fs.ReadFile(p, fs.WithRing(r))
-	require.NoError(t, err)
-	require.Equal(t, content, got)
-	require.Equal(t, before, r.Stats().Submitted, "a cached file went to the ring")
-
-	of, err := os.Open(p)
-	require.NoError(t, err)
-	defer of.Close()
-	require.NoError(t, of.Sync())
-	if err := pagecache.Drop(of); err != nil {
-		var skip *pagecache.SkipError
-		if errors.As(err, &skip) {
-			t.Skip(skip.Reason)
-		}
+	readBack := func(t *testing.T, p string) {
+		t.Helper()
+		got, err := fs.ReadFile(p, fs.WithRing(r))
 		require.NoError(t, err)
+		require.True(t, bytes.Equal(content, got), "%d bytes of %d", len(got), len(content))
 	}
-	if res, err := pagecache.Resident(of); err != nil || res > 0 {
-		t.Skipf("the page cache keeps the file (resident %.2f, %v)", res, err)
+	// cold writes a new file, evicts it, and reads its first cached bytes
+	// back into the page cache (fadvise WILLNEED: only that range).
+	cold := func(t *testing.T, name string, cached int64) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		writeFile(t, p, content)
+		of, err := os.Open(p)
+		require.NoError(t, err)
+		defer of.Close()
+		require.NoError(t, of.Sync())
+		if err := unix.Fadvise(int(of.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+			t.Skipf("fadvise: %v", err)
+		}
+		if res, err := pagecache.Resident(of); err != nil || res > 0 {
+			t.Skipf("%s keeps its pages cached (resident %.2f, %v)", dir, res, err)
+		}
+		if cached == 0 {
+			return p
+		}
+		require.NoError(t, unix.Fadvise(int(of.Fd()), 0, cached, unix.FADV_WILLNEED))
+		want := float64(cached) / float64(len(content))
+		for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(time.Millisecond) {
+			res, err := pagecache.Resident(of)
+			require.NoError(t, err)
+			if res >= want && res < 1 {
+				return p
+			}
+			if res >= 1 || time.Now().After(deadline) {
+				t.Skipf("could not cache part of the file (resident %.2f, want %.2f)", res, want)
+			}
+		}
 	}
-	before = r.Stats().Submitted
-	got, err = fs.ReadFile(p, fs.WithRing(r))
-	require.NoError(t, err)
-	require.Equal(t, content, got)
-	require.Greater(t, r.Stats().Submitted, before, "a file out of the page cache never reached the ring")
 
+	t.Run("cached", func(t *testing.T) {
+		p := filepath.Join(dir, "cached")
+		writeFile(t, p, content)
+		readBack(t, p)
+		before := r.Stats().Submitted
+		readBack(t, p)
+		require.Equal(t, before, r.Stats().Submitted, "a cached file went to the ring")
+	})
+	t.Run("evicted", func(t *testing.T) {
+		p := cold(t, "evicted", 0)
+		before := r.Stats().Submitted
+		readBack(t, p)
+		require.Greater(t, r.Stats().Submitted, before, "a file out of the page cache never reached the ring")
+	})
 	// Half cached: the first read returns the cached half, short of the
 	// size, and the rest comes from the ring.
-	require.NoError(t, unix.Fadvise(int(of.Fd()), int64(len(content)/2), 0, unix.FADV_DONTNEED))
-	if res, err := pagecache.Resident(of); err != nil || res == 0 || res == 1 {
-		t.Skipf("could not drop half of the file (resident %.2f, %v)", res, err)
-	}
-	before = r.Stats().Submitted
-	got, err = fs.ReadFile(p, fs.WithRing(r))
-	require.NoError(t, err)
-	require.True(t, bytes.Equal(content, got), "%d bytes of %d", len(got), len(content))
-	require.Greater(t, r.Stats().Submitted, before, "the missing half never reached the ring")
+	t.Run("half evicted", func(t *testing.T) {
+		p := cold(t, "half", int64(len(content)/2))
+		before := r.Stats().Submitted
+		readBack(t, p)
+		require.Greater(t, r.Stats().Submitted, before, "the missing half never reached the ring")
+	})
 }
 
 // With a closed Ring, ReadFile still reads: what the page cache misses is
