@@ -370,5 +370,26 @@ func canEvict(dir string) (bool, string) {
 	if st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC {
 		return false, dir + " is tmpfs: its files live in the page cache and cannot be evicted (set TMPDIR to a disk)"
 	}
+	// Other file systems may keep pages too (overlayfs in a container):
+	// try it with the system calls themselves.
+	p := filepath.Join(dir, "evictable")
+	if err := os.WriteFile(p, make([]byte, 1<<20), 0o600); err != nil {
+		return false, err.Error()
+	}
+	defer os.Remove(p)
+	f, err := os.Open(p)
+	if err != nil {
+		return false, err.Error()
+	}
+	defer f.Close()
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		return false, err.Error()
+	}
+	if err := pagecache.Drop(f); err != nil {
+		return false, err.Error()
+	}
+	if res, err := pagecache.Resident(f); err != nil || res > 0.1 {
+		return false, fmt.Sprintf("%s keeps pages cached after fdatasync and FADV_DONTNEED (resident %.2f, %v)", dir, res, err)
+	}
 	return true, ""
 }
