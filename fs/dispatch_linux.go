@@ -168,12 +168,3 @@ func rwv2(fd int, write bool, b []byte, off int64, flags int) (int, error) {
 	}
 	return int(n), nil
 }
-
-// sysFsync is fsync(2), retried on EINTR as os.File.Sync does.
-func sysFsync(fd int) error {
-	for {
-		if err := unix.Fsync(fd); err != unix.EINTR {
-			return err
-		}
-	}
-}

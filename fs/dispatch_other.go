@@ -3,7 +3,6 @@
 package fs
 
 import (
-	"errors"
 	"os"
 )
 
@@ -21,5 +20,3 @@ type dispatch struct{ read, write, sync path }
 func (d *dispatch) choose(int, os.FileInfo, int) {}
 
 func (d *dispatch) inline(int, bool, []byte, int64) (int, error, bool) { return 0, nil, false }
-
-func sysFsync(int) error { return errors.ErrUnsupported }

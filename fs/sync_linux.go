@@ -6,6 +6,14 @@ import "golang.org/x/sys/unix"
 // files the ring does not serve. Each retries on EINTR, as os does for
 // fsync: Go's own signals (preemption) must not surface as errors.
 
+func sysFsync(fd int) error {
+	for {
+		if err := unix.Fsync(fd); err != unix.EINTR {
+			return err
+		}
+	}
+}
+
 func sysFdatasync(fd int) error {
 	for {
 		if err := unix.Fdatasync(fd); err != unix.EINTR {

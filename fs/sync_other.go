@@ -8,6 +8,8 @@ import "errors"
 // Linux calls; elsewhere SyncData, SyncRange, Allocate and Advise report
 // errors.ErrUnsupported.
 
+func sysFsync(int) error { return errors.ErrUnsupported }
+
 func sysFdatasync(int) error { return errors.ErrUnsupported }
 
 func sysSyncFileRange(int, int64, int64, int) error { return errors.ErrUnsupported }
