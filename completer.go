@@ -9,4 +9,8 @@ type completer interface {
 	stop()
 	// wakeups is how many times it was woken to reap.
 	wakeups() uint64
+	// watch: an enter that reaped inline (with the eventfd silenced) left
+	// requests in flight; the completer must find their completions even
+	// if one of them signalled nothing (poller.watch).
+	watch()
 }

@@ -24,6 +24,16 @@ func InjectShortSubmit(r *Ring, by, times int) {
 	}
 }
 
+// InjectLostSignal makes the next times enters of each shard that reap
+// inline leave the ring's eventfd silenced, so completions posted after them
+// signal nothing (the kernel's view in the instant before a submitter turns
+// the eventfd back on).
+func InjectLostSignal(r *Ring, times int) {
+	for _, s := range r.shards {
+		s.k.setSilentFault(times)
+	}
+}
+
 // InjectSetupFault makes the next times io_uring_setup calls fail with err.
 func InjectSetupFault(err syscall.Errno, times int) { setSetupFault(err, times) }
 

@@ -323,3 +323,44 @@ func TestKernelMaskFromEnv(t *testing.T) {
 	_, err = uring.Default()
 	require.ErrorIs(t, err, uring.ErrUnsupported)
 }
+
+// TestLostEventfdSignal: the kernel posts a completion and then reads
+// IORING_CQ_EVENTFD_DISABLED with no fence between, so a completion posted in
+// the instant a submitter turns the eventfd back on can signal nothing while
+// the submitter's own reap does not see it yet. The poller must then look
+// again on its own while requests are in flight, even when it went to sleep
+// with nothing in flight; it did not, and a Stream waited forever (seen once
+// in ExampleRing_Stream under -race, both pollers asleep for minutes).
+func TestLostEventfdSignal(t *testing.T) {
+	for _, shape := range []string{"Do", "Stream"} {
+		t.Run(shape, func(t *testing.T) {
+			r := newRing(t, uring.WithShards(1))
+			_, err := r.Do(context.Background(), ops.Nop())
+			require.NoError(t, err)
+			time.Sleep(50 * time.Millisecond) // the poller is back asleep, with nothing in flight
+			uring.InjectLostSignal(r, 1)
+			done := make(chan error, 1)
+			go func() {
+				if shape == "Do" {
+					_, err := r.Do(context.Background(), ops.Timeout(20*time.Millisecond, 0, 0))
+					done <- err
+					return
+				}
+				for _, err := range r.Stream(context.Background(), ops.TimeoutMulti(20*time.Millisecond, 1)) {
+					done <- err
+					break
+				}
+			}()
+			select {
+			case err := <-done:
+				require.ErrorIs(t, err, syscall.ETIME)
+			case <-time.After(10 * time.Second):
+				// A Nop's enter turns the eventfd back on and reaps what waits.
+				_, err := r.Do(context.Background(), ops.Nop())
+				require.NoError(t, err)
+				<-done
+				t.Fatal("a completion posted while the eventfd was silenced waited 10 s for a reap")
+			}
+		})
+	}
+}

@@ -26,14 +26,20 @@ type poller struct {
 	f        *os.File // the eventfd, in the netpoller
 	done     chan struct{}
 	stopping atomic.Bool
-	nWakes   atomic.Uint64
+	// idle: asleep with no recheck deadline, since nothing was in flight.
+	// Whoever clears it (the poller waking, or a submitter in watch) owns
+	// arming the deadline.
+	idle   atomic.Bool
+	nWakes atomic.Uint64
 }
 
 // pollerRecheck bounds how long a completion can wait if the kernel posted
 // it in the instant between a submitter turning the eventfd back on and
-// reading the CQ (the two sides' flag and tail accesses are not ordered by
-// one fence): while requests are in flight the poller looks anyway at this
-// interval.
+// reading the CQ (the kernel stores the CQ tail and then loads the flag with
+// no fence between, so both sides can miss the other's store): while
+// requests are in flight the poller looks anyway at this interval. A poller
+// that went to sleep with nothing in flight has no deadline; a submitter
+// that leaves requests in flight after such an enter gives it one (watch).
 const pollerRecheck = 10 * time.Millisecond
 
 func newPoller(s *shard) (completer, error) {
@@ -64,13 +70,22 @@ func (p *poller) run(rc syscall.RawConn) {
 	for !p.stopping.Load() {
 		// The recheck deadline only while something is in flight: an idle
 		// shard costs no timer.
-		if busy := s.inflight.Load() > 0; busy || armed {
-			var dl time.Time
-			if busy {
-				dl = time.Now().Add(pollerRecheck)
+		busy := s.inflight.Load() > 0
+		if !busy {
+			if armed {
+				p.f.SetReadDeadline(time.Time{})
+				armed = false
 			}
-			p.f.SetReadDeadline(dl)
-			armed = busy
+			// Idle first, then look again: a submitter that left requests
+			// in flight either sees idle (and arms the deadline in watch)
+			// or made inflight visible before this load.
+			p.idle.Store(true)
+			if s.inflight.Load() > 0 && p.idle.CompareAndSwap(true, false) {
+				busy = true
+			}
+		}
+		if busy {
+			p.f.SetReadDeadline(time.Now().Add(pollerRecheck))
 		}
 		err := rc.Read(func(fd uintptr) bool {
 			if p.stopping.Load() {
@@ -79,11 +94,24 @@ func (p *poller) run(rc syscall.RawConn) {
 			_, err := unix.Read(int(fd), buf[:])
 			return err != unix.EAGAIN
 		})
+		// Not idle any more: a deadline is set (by this loop, or by a
+		// submitter in watch) unless idle was still set, or one expired (a
+		// late watch can land after the loop went idle again).
+		armed = !p.idle.Swap(false) || err == os.ErrDeadlineExceeded
 		if err != nil && err != os.ErrDeadlineExceeded {
 			return // the eventfd was closed: stop
 		}
 		p.nWakes.Add(1)
 		s.reapOrDefer()
+	}
+}
+
+// watch is called after an enter that silenced the eventfd left requests
+// in flight: a completion they post in the instant the eventfd came back on
+// may signal nothing, so a poller asleep without a deadline gets one.
+func (p *poller) watch() {
+	if p.idle.Load() && p.idle.CompareAndSwap(true, false) {
+		p.f.SetReadDeadline(time.Now().Add(pollerRecheck))
 	}
 }
 

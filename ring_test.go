@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"runtime"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -446,4 +447,33 @@ func TestStatsCounters(t *testing.T) {
 	require.Equal(t, st.Parks+1, st2.Parks, "the pipe read parked its caller")
 	require.Greater(t, st2.Wakeups, st.Wakeups, "the completer was woken to reap it")
 	require.Zero(t, st2.TaskrunEnters)
+}
+
+// TestIdlePollerSleeps: the poller looks at the CQ every pollerRecheck
+// while requests are in flight (a completion can signal nothing), and not
+// at all once none are: an idle Ring costs no wake-ups, even right after
+// many requests that parked (whose enters gave a sleeping poller a
+// deadline).
+func TestIdlePollerSleeps(t *testing.T) {
+	r := newRing(t, uring.WithShards(1))
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				_, err := r.Do(ctx, ops.Timeout(time.Duration(i%5)*time.Millisecond, 0, 0))
+				if !errors.Is(err, syscall.ETIME) {
+					t.Errorf("timeout: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	time.Sleep(50 * time.Millisecond) // a deadline set just before the end has fired
+	before := r.Stats().Wakeups
+	time.Sleep(300 * time.Millisecond)
+	require.Zero(t, r.Stats().Wakeups-before, "the poller woke with nothing in flight")
 }

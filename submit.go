@@ -88,6 +88,9 @@ func (s *shard) submitBatch(buf unsafe.Pointer, n int, self int32) {
 			s.reapAll()
 		}
 		s.unlockCQ()
+		if s.inflight.Load() > 0 {
+			s.completer.watch()
+		}
 	} else {
 		_, withdrawn, err = s.k.submit(buf, n, nil, 0)
 	}

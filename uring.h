@@ -45,6 +45,7 @@ typedef struct {
 	unsigned fault_times;
 	unsigned fault_short;   // the next fault_short_times enters consume fault_short fewer SQEs
 	unsigned fault_short_times;
+	unsigned fault_silent;  // the next fault_silent quiet enters leave the eventfd silenced
 #endif
 } uring_t;
 
@@ -63,6 +64,8 @@ static inline void uring_set_register_fault(int err, unsigned skip, unsigned tim
 static inline int uring_register_fault(void) { return 0; }
 static inline void uring_set_enter_fault(uring_t *u, int err, unsigned times, unsigned short_by, unsigned short_times) {}
 static inline int uring_enter_fault(uring_t *u, int *ret) { return 0; }
+static inline void uring_set_silent_fault(uring_t *u, unsigned times) {}
+static inline int uring_silent_fault(uring_t *u) { return 0; }
 #endif
 
 static inline int uring_init(uring_t *u, unsigned entries, unsigned cq_entries, unsigned flags,
@@ -214,7 +217,7 @@ static inline int uring_submit(uintptr_t u_addr, uintptr_t staged_addr, unsigned
 		IO_URING_WRITE_ONCE(*ring->sq.ktail, head);
 		u->withdrawn = left < n ? left : n;
 	}
-	if (quiet) {
+	if (quiet && !uring_silent_fault(u)) {
 		io_uring_cq_eventfd_toggle(ring, true);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST); // the flag is out before the CQ tail is read
 	}

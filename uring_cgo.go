@@ -201,6 +201,14 @@ func (k *kernelRing) setEnterFault(err syscall.Errno, times, shortBy, shortTimes
 	C.uring_set_enter_fault(k.u, C.int(err), C.uint(times), C.uint(shortBy), C.uint(shortTimes))
 }
 
+// setSilentFault makes the next times quiet enters leave the eventfd
+// silenced.
+//
+//lint:ignore U1000 used under the uring_faults build tag
+func (k *kernelRing) setSilentFault(times int) {
+	C.uring_set_silent_fault(k.u, C.uint(times))
+}
+
 // memlockLimit returns RLIMIT_MEMLOCK's soft limit in bytes, and false when
 // there is none (or it cannot be read).
 func memlockLimit() (uint64, bool) {

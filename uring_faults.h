@@ -127,6 +127,20 @@ static inline void uring_set_enter_fault(uring_t *u, int err, unsigned times, un
 	u->fault_short_times = short_times;
 }
 
+// uring_set_silent_fault makes the next times quiet enters (a submitter
+// reaping inline) leave the eventfd silenced: a completion posted after them
+// signals nothing, as when the kernel read IORING_CQ_EVENTFD_DISABLED in the
+// instant before the submitter turned it back on. The next quiet enter
+// without the fault turns it on again.
+static inline void uring_set_silent_fault(uring_t *u, unsigned times) { u->fault_silent = times; }
+
+static inline int uring_silent_fault(uring_t *u) {
+	if (u->fault_silent == 0)
+		return 0;
+	u->fault_silent--;
+	return 1;
+}
+
 // uring_publish_sq makes the staged SQEs visible to the kernel, as
 // io_uring_submit does before it enters, and returns how many it has not
 // consumed.
