@@ -151,18 +151,26 @@ func rw(fd int, write bool, b []byte, off int64) (int, error) {
 // rwv2 is preadv2 or pwritev2 of the one buffer b: x/sys's versions take a
 // [][]byte and build an iovec array per call.
 func rwv2(fd int, write bool, b []byte, off int64, flags int) (int, error) {
-	var iov unix.Iovec
+	var iov [1]unix.Iovec
 	if len(b) > 0 {
-		iov.Base = &b[0]
+		iov[0].Base = &b[0]
 	}
-	iov.SetLen(len(b))
-	trap := uintptr(unix.SYS_PREADV2)
+	iov[0].SetLen(len(b))
 	if write {
-		trap = unix.SYS_PWRITEV2
+		return rwvec(unix.SYS_PWRITEV2, fd, iov[:], off, flags)
 	}
+	return rwvec(unix.SYS_PREADV2, fd, iov[:], off, flags)
+}
+
+// preadv2 reads into the buffers of iov at off (-1: the file offset).
+func preadv2(fd int, iov []unix.Iovec, off int64, flags int) (int, error) {
+	return rwvec(unix.SYS_PREADV2, fd, iov, off, flags)
+}
+
+func rwvec(trap uintptr, fd int, iov []unix.Iovec, off int64, flags int) (int, error) {
 	// The offset goes in two longs (low, high), as on 32-bit systems.
 	lo, hi := uintptr(off), uintptr(uint64(off)>>(bits.UintSize-1)>>1)
-	n, _, e := syscall.Syscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(&iov)), 1, lo, hi, uintptr(flags))
+	n, _, e := syscall.Syscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(iov))), uintptr(len(iov)), lo, hi, uintptr(flags))
 	if e != 0 {
 		return 0, e
 	}

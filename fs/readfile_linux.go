@@ -7,6 +7,8 @@ import (
 	"os"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/goaio/uring"
 	"github.com/goaio/uring/ops"
 )
@@ -30,27 +32,68 @@ func readFile(r *uring.Ring, name string) ([]byte, error) {
 }
 
 // readOpened reads fd, opened on name, to its end; regular and statSize
-// are what its fstat said. A read of a regular file that returns the size
-// is the whole file (the read os.ReadFile makes to see the end is not
-// made). Anything else continues os.ReadFile's loop on the same
+// are what its fstat said. A regular file's first read fills a buffer of
+// exactly the size, with one spare byte beside it that only a file grown
+// since fstat reaches (so a 4 KiB file costs a 4 KiB allocation, where
+// os.ReadFile's size+512 takes the next size class, 4.75 KiB). A read that
+// returns the size is the whole file (the read os.ReadFile makes to see the
+// end is not made). Anything else continues os.ReadFile's loop on the same
 // descriptor: a file that claims no size (/proc), one that grew or shrank
 // since fstat, a read cut short by pages missing from the cache, and files
 // that are not regular (where a short read is not the end).
 func readOpened(r *uring.Ring, fd int, name string, regular bool, statSize int64) ([]byte, error) {
 	rd := fileReader{r: r, fd: fd, name: name, regular: regular}
 	rd.rule.read = viaNowait // a file of its own: ask the page cache every time
-	data := make([]byte, 0, readSize(statSize))
-	if regular && statSize > 0 {
-		n, err := rd.read(data[:cap(data)])
+	if regular && statSize > 0 && statSize < maxRW {
+		data := make([]byte, statSize)
+		n, grew, err := rd.first(data)
+		if err != nil {
+			return data[:n], err
+		}
+		if n == len(data) && !grew {
+			return data, nil
+		}
 		data = data[:n]
-		if err != nil || int64(n) == statSize {
-			if err == io.EOF {
-				err = nil
+		if grew {
+			data = append(data, rd.spare)
+		}
+		return readRest(data, false, rd.read)
+	}
+	data := make([]byte, 0, readSize(statSize))
+	return readRest(data, statSize == 0, rd.read)
+}
+
+// first is a regular file's first read, into data and the spare byte after
+// it: one preadv2 with RWF_NOWAIT of both, or, where the page cache cannot
+// serve it, data alone on the ring (a later read sees what follows). grew
+// reports that the spare byte was read too: the file has more than len(data)
+// bytes. io.EOF is not an error here.
+func (rd *fileReader) first(data []byte) (n int, grew bool, err error) {
+	if !rd.rule.noWait.Load() {
+		iov := [2]unix.Iovec{{Base: &data[0]}, {Base: &rd.spare}}
+		iov[0].SetLen(len(data))
+		iov[1].SetLen(1)
+		for {
+			n, err = preadv2(rd.fd, iov[:], -1, unix.RWF_NOWAIT)
+			if err != syscall.EINTR {
+				break
 			}
-			return data, err
+		}
+		switch err {
+		case nil:
+			return min(n, len(data)), n > len(data), nil
+		case syscall.EOPNOTSUPP:
+			rd.rule.noWait.Store(true)
+		case syscall.EAGAIN:
+		default:
+			return 0, false, &os.PathError{Op: "read", Path: rd.name, Err: err}
 		}
 	}
-	return readRest(data, statSize == 0, rd.read)
+	n, err = rd.onRing(data)
+	if err != nil {
+		return 0, false, &os.PathError{Op: "read", Path: rd.name, Err: err}
+	}
+	return n, false, nil
 }
 
 // openRead opens name for reading as os.Open does (O_CLOEXEC, EINTR
@@ -82,6 +125,7 @@ type fileReader struct {
 	name    string
 	regular bool
 	rule    dispatch
+	spare   byte // first's byte past the fstat size
 }
 
 // read is os.File.Read's: at most maxRW bytes, io.EOF for none, errors as
@@ -104,21 +148,32 @@ func (rd *fileReader) read(b []byte) (int, error) {
 }
 
 func (rd *fileReader) once(b []byte) (int, error) {
-	if rd.regular {
-		if n, err, ok := rd.rule.inline(rd.fd, false, b, -1); ok {
-			return n, err
-		}
-		res, err := rd.r.Do(context.Background(), ops.Read(rd.fd, b, -1))
-		if !errors.Is(err, uring.ErrClosed) {
-			if err != nil {
-				return 0, err
-			}
-			return res.N(), nil
-		}
-		// A closed Ring: block in read(2), as os.File does.
+	if !rd.regular {
+		return readSys(rd.fd, b)
 	}
+	if n, err, ok := rd.rule.inline(rd.fd, false, b, -1); ok {
+		return n, err
+	}
+	return rd.onRing(b)
+}
+
+// onRing reads b on the ring, at the file offset; on a closed Ring it
+// blocks in read(2), as os.File does.
+func (rd *fileReader) onRing(b []byte) (int, error) {
+	res, err := rd.r.Do(context.Background(), ops.Read(rd.fd, b, -1))
+	if errors.Is(err, uring.ErrClosed) {
+		return readSys(rd.fd, b)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return res.N(), nil
+}
+
+// readSys is read(2), EINTR retried.
+func readSys(fd int, b []byte) (int, error) {
 	for {
-		n, err := syscall.Read(rd.fd, b)
+		n, err := syscall.Read(fd, b)
 		if err != syscall.EINTR {
 			return max(n, 0), err
 		}
