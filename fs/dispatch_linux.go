@@ -2,7 +2,6 @@ package fs
 
 import (
 	"math/bits"
-	"math/rand/v2"
 	"os"
 	"sync/atomic"
 	"syscall"
@@ -16,11 +15,12 @@ import (
 // since a plain system call here costs about a microsecond and a ring round
 // trip more. So, per call:
 //   - a buffered read asks with preadv2(RWF_NOWAIT), which copies what the
-//     page cache holds and fails with EAGAIN instead of going to the device,
-//     and the rest goes to the ring; while a file's reads keep hitting, only
-//     one in sampleEvery asks and the rest are plain pread64s. Where the
-//     file system has no RWF_NOWAIT reads (EOPNOTSUPP), every read goes to
-//     the ring;
+//     page cache holds and fails with EAGAIN instead of going to the device
+//     or waiting for a page lock, and the rest goes to the ring. It cannot
+//     wait for I/O, so it is made without entersyscall (RawSyscall6), which
+//     pays for preadv2's extra kernel work over pread64. Where the file
+//     system has no RWF_NOWAIT reads (EOPNOTSUPP), every read goes to the
+//     ring;
 //   - O_DIRECT reads and writes, and block devices, always go to the ring;
 //   - buffered writes are pwrite64, and fsync, fdatasync, sync_file_range,
 //     fallocate and fadvise of regular files plain system calls: on ext4
@@ -32,26 +32,14 @@ type path uint8
 
 const (
 	viaRing    path = iota // always an io_uring op
-	viaNowait              // preadv2 with RWF_NOWAIT, the ring on EAGAIN (one sampled call)
-	viaSampled             // viaNowait on one call in sampleEvery while the page cache keeps up, else a plain pread
+	viaNowait              // preadv2 with RWF_NOWAIT, the ring on EAGAIN
 	viaSyscall             // a plain system call, as os.File makes
-)
-
-// sampleEvery: while reads find the page cache full, one in sampleEvery
-// asks with RWF_NOWAIT (preadv2 costs about 80 ns more than pread64 in the
-// kernel, 14% of a cached 4 KiB read); the rest are plain preads. Once one
-// misses, every read asks, until warmAfter in a row found all their pages.
-const (
-	sampleEvery = 16
-	warmAfter   = 16
 )
 
 // dispatch is a File's dispatch state.
 type dispatch struct {
 	read, write, sync path
-	noWait            atomic.Bool  // the kernel said RWF_NOWAIT is not supported here
-	cold              atomic.Bool  // every read asks first: one missed, and warmAfter have not hit since
-	hits              atomic.Int32 // full hits in a row while cold
+	noWait            atomic.Bool // the kernel said RWF_NOWAIT is not supported here
 }
 
 // choose sets how a File's reads, writes and syncs run: st is the File's
@@ -70,8 +58,7 @@ func (d *dispatch) choose(fd int, st os.FileInfo, flag int) {
 		d.read, d.write, d.sync = viaRing, viaRing, viaSyscall
 		return
 	}
-	d.cold.Store(true) // a new file earns plain preads
-	d.read, d.write, d.sync = viaSampled, viaSyscall, viaSyscall
+	d.read, d.write, d.sync = viaNowait, viaSyscall, viaSyscall
 }
 
 // inline moves b at off (-1: the file offset) with one system call when the
@@ -84,45 +71,27 @@ func (d *dispatch) inline(fd int, write bool, b []byte, off int64) (n int, err e
 	if write {
 		p = d.write
 	}
-	switch p {
-	case viaRing:
-		return 0, nil, false
-	case viaSampled:
-		p = viaNowait
-		if !d.cold.Load() && rand.Uint32()%sampleEvery != 0 {
-			p = viaSyscall
-		}
-	}
-	if p == viaNowait && d.noWait.Load() {
+	if p == viaRing || p == viaNowait && d.noWait.Load() {
 		return 0, nil, false
 	}
 	for {
 		if p == viaNowait {
-			n, err = rwv2(fd, write, b, off, unix.RWF_NOWAIT)
+			var iov [1]unix.Iovec
+			if len(b) > 0 {
+				iov[0].Base = &b[0]
+			}
+			iov[0].SetLen(len(b))
+			n, err = preadNowait(fd, iov[:], len(b), off)
 		} else {
 			n, err = rw(fd, write, b, off)
 		}
 		switch err {
 		case nil:
-			if p == viaNowait && !write && d.cold.Load() {
-				if n < len(b) {
-					d.hits.Store(0) // part missing (or the end of the file)
-				} else if d.hits.Add(1) >= warmAfter {
-					d.cold.Store(false)
-					d.hits.Store(0)
-				}
-			}
 			return n, nil, true
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
 			if p == viaNowait {
-				if !write {
-					d.hits.Store(0)
-					if !d.cold.Load() {
-						d.cold.Store(true)
-					}
-				}
 				return 0, nil, false
 			}
 		case syscall.EOPNOTSUPP:
@@ -148,31 +117,33 @@ func rw(fd int, write bool, b []byte, off int64) (int, error) {
 	return syscall.Pread(fd, b, off)
 }
 
-// rwv2 is preadv2 or pwritev2 of the one buffer b: x/sys's versions take a
-// [][]byte and build an iovec array per call.
-func rwv2(fd int, write bool, b []byte, off int64, flags int) (int, error) {
-	var iov [1]unix.Iovec
-	if len(b) > 0 {
-		iov[0].Base = &b[0]
-	}
-	iov[0].SetLen(len(b))
-	if write {
-		return rwvec(unix.SYS_PWRITEV2, fd, iov[:], off, flags)
-	}
-	return rwvec(unix.SYS_PREADV2, fd, iov[:], off, flags)
-}
-
-// preadv2 reads into the buffers of iov at off (-1: the file offset).
-func preadv2(fd int, iov []unix.Iovec, off int64, flags int) (int, error) {
-	return rwvec(unix.SYS_PREADV2, fd, iov, off, flags)
-}
-
-func rwvec(trap uintptr, fd int, iov []unix.Iovec, off int64, flags int) (int, error) {
+// preadNowait is preadv2(RWF_NOWAIT) into the buffers of iov at off (-1:
+// the file offset; x/sys's Preadv2 builds an iovec array per call), n bytes
+// in all. It never waits for I/O, so up to rawReadMax bytes it is made
+// without entering the scheduler's system-call state, as a call that cannot
+// block may be: that saves about what preadv2's extra kernel work over
+// pread64 costs. A larger copy could hold the processor for long enough
+// that the scheduler should be free to hand it on.
+func preadNowait(fd int, iov []unix.Iovec, n int, off int64) (int, error) {
 	// The offset goes in two longs (low, high), as on 32-bit systems.
 	lo, hi := uintptr(off), uintptr(uint64(off)>>(bits.UintSize-1)>>1)
-	n, _, e := syscall.Syscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(iov))), uintptr(len(iov)), lo, hi, uintptr(flags))
+	var r uintptr
+	var e syscall.Errno
+	// The pointer conversions stay in the calls: only there do they keep
+	// the iovecs alive and in place.
+	if n <= rawReadMax {
+		r, _, e = syscall.RawSyscall6(unix.SYS_PREADV2, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(iov))),
+			uintptr(len(iov)), lo, hi, unix.RWF_NOWAIT)
+	} else {
+		r, _, e = syscall.Syscall6(unix.SYS_PREADV2, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(iov))),
+			uintptr(len(iov)), lo, hi, unix.RWF_NOWAIT)
+	}
 	if e != 0 {
 		return 0, e
 	}
-	return int(n), nil
+	return int(r), nil
 }
+
+// rawReadMax: a cached copy of 64 KiB takes a few microseconds, as long as
+// a stretch of Go code between preemption points may.
+const rawReadMax = 64 << 10

@@ -14,7 +14,7 @@ import (
 )
 
 // readFile is ReadFile with the ring r for what the page cache misses:
-// open(2), fstat(2), one read of the size and a byte more, close(2), where
+// open(2), fstat(2), one read of the size (and a spare byte), close(2), where
 // os.ReadFile makes ten system calls (its Open adds four fcntl and an
 // epoll_ctl, and a second read sees the end). docs/design.md, "ReadFile
 // from many goroutines", has the candidates measured against it.
@@ -74,7 +74,7 @@ func (rd *fileReader) first(data []byte) (n int, grew bool, err error) {
 		iov[0].SetLen(len(data))
 		iov[1].SetLen(1)
 		for {
-			n, err = preadv2(rd.fd, iov[:], -1, unix.RWF_NOWAIT)
+			n, err = preadNowait(rd.fd, iov[:], len(data)+1, -1)
 			if err != syscall.EINTR {
 				break
 			}
