@@ -1,0 +1,5 @@
+//go:build !race
+
+package stacks
+
+const raceEnabled = false
