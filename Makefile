@@ -1,9 +1,10 @@
 # Build, test and check github.com/goaio/uring.
 #
 #   make test             the whole suite: vet, unit, -race, cgocheck2, examples, fault injection,
-#                         fs and net on masked older kernels, cross builds, contrib/pebble, a 60 s soak
-#   make check            gofmt, go vet, staticcheck (contrib/pebble included)
+#                         fs and net on masked older kernels, cross builds, contrib/pebble, stacks, a 60 s soak
+#   make check            gofmt, go vet, staticcheck (contrib/pebble and stacks included)
 #   make contrib          contrib/pebble (its own module): vet, tests, -race, a darwin vet
+#   make stacks           stacks (its own module): gRPC, HTTP/2, ReverseProxy on ring and std conns, -race too
 #   make bench-pebble     contrib/pebble's BenchmarkWorkload: Pebble on vfs.Default against uringpebble.FS
 #   make soak             mixed fs/net load with cancels, deadlines and Closes for SOAK (10m); fails on leaks
 #   make bench            the main job (Go benchmarks until the `uring bench` command exists)
@@ -41,13 +42,13 @@ ifdef URING_REQUIRE
 export URING_REQUIRE
 endif
 
-.PHONY: all deps build test vet unit race cgocheck faults floor cross contrib check fmt staticcheck bench gobench bench-deps fuzz \
+.PHONY: all deps build test vet unit race cgocheck faults floor cross contrib stacks check fmt staticcheck bench gobench bench-deps fuzz \
 	bench-pebble soak container-test container-test-default clean help
 
 all: check test
 
 help:
-	@sed -n '3,13p' Makefile
+	@sed -n '3,14p' Makefile
 
 # liburing-dev gives liburing.h and the static liburing.a that the default
 # build links. Root installs it; anyone else is told the command.
@@ -75,7 +76,7 @@ test: deps
 	$(GO) test -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) $(PKGS)
 	$(GO) test -race -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) $(PKGS)
 	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) $(PKGS)
-	@$(MAKE) --no-print-directory faults floor cross contrib
+	@$(MAKE) --no-print-directory faults floor cross contrib stacks
 	@$(MAKE) --no-print-directory soak SOAK=60s
 
 # The fault seam (-tags uring_faults): io_uring_enter and setup failing on
@@ -123,6 +124,17 @@ contrib: deps
 	cd $(CONTRIB_DIR) && $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) ./...
 	cd $(CONTRIB_DIR) && $(GO) test -race -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) ./...
 
+# stacks is a module of its own too (so the library does not require gRPC):
+# real stacks on this checkout's net in four mixes of ring and std sockets.
+# Its tests are Linux only, so no darwin vet. A run takes about 25 s, so a
+# hang fails in minutes, not at the suite's timeout.
+STACKS_DIR := stacks
+STACKS_TEST_TIMEOUT ?= 3m
+stacks: deps
+	cd $(STACKS_DIR) && $(GO) vet ./...
+	cd $(STACKS_DIR) && $(GO) test -count=1 -timeout=$(STACKS_TEST_TIMEOUT) $(TESTFLAGS) ./...
+	cd $(STACKS_DIR) && $(GO) test -race -count=1 -timeout=$(STACKS_TEST_TIMEOUT) $(TESTFLAGS) ./...
+
 # Pebble on vfs.Default against uringpebble.FS, interleaved: a per-phase table
 # of medians and ratios. PEBBLE_BENCHFLAGS, e.g. -workload.runs=3
 # -workload.keys=100000 -workload.dir=/mnt/disk -workload.calls.
@@ -140,6 +152,7 @@ soak: deps
 check: deps fmt
 	$(GO) vet $(PKGS)
 	cd $(CONTRIB_DIR) && $(GO) vet ./...
+	cd $(STACKS_DIR) && $(GO) vet ./...
 	@$(MAKE) --no-print-directory staticcheck
 
 fmt:
@@ -152,6 +165,7 @@ $(STATICCHECK):
 staticcheck: $(STATICCHECK)
 	$(STATICCHECK) $(PKGS)
 	cd $(CONTRIB_DIR) && $(STATICCHECK) ./...
+	cd $(STACKS_DIR) && $(STATICCHECK) ./...
 
 # Reserved for the `uring bench` command (a later issue); until then the Go
 # benchmarks, which compare against os.File and a C liburing loop.
