@@ -66,6 +66,18 @@ func TestReadFileMatchesOS(t *testing.T) {
 	paths = append(paths, join("empty"), join("dir"), join("link"), join("dangling"), join("dirlink"),
 		join("missing"), join("size1")+"/below", "", "bad\x00name", "/dev/null", "/proc/self/cmdline",
 		"/sys/kernel/mm/transparent_hugepage/enabled") // sysfs: claims 4096 bytes, holds fewer
+	// Names around the length ReadFile copies on the stack, and one with a
+	// component too long (ENAMETOOLONG).
+	long := join(strings.Repeat("d", 200))
+	require.NoError(t, os.Mkdir(long, 0o755))
+	for _, total := range []int{254, 255, 256, 257, 300} {
+		if n := total - len(long) - 1; n > 0 && n < 256 {
+			p := filepath.Join(long, strings.Repeat("f", n))
+			writeFile(t, p, bytes.Repeat([]byte{byte(total)}, 4096))
+			paths = append(paths, p, p+"x") // and a missing one
+		}
+	}
+	paths = append(paths, join(strings.Repeat("n", 300)))
 
 	r := newRing(t)
 	for _, o := range []struct {
