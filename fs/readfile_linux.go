@@ -44,8 +44,15 @@ func readFile(r *uring.Ring, name string) ([]byte, error) {
 // since fstat, a read cut short by pages missing from the cache, and files
 // that are not regular (where a short read is not the end).
 func readOpened(r *uring.Ring, fd int, name string, regular bool, statSize int64) ([]byte, error) {
+	return readOpenedNoWait(r, fd, name, regular, statSize, false)
+}
+
+// readOpenedNoWait is readOpened where noWait says the file system has no
+// RWF_NOWAIT reads, as overlayfs: every read then goes to the ring.
+func readOpenedNoWait(r *uring.Ring, fd int, name string, regular bool, statSize int64, noWait bool) ([]byte, error) {
 	rd := fileReader{r: r, fd: fd, name: name, regular: regular}
 	rd.rule.read = viaNowait // a file of its own: ask the page cache every time
+	rd.rule.noWait.Store(noWait)
 	if regular && statSize > 0 && statSize < maxRW {
 		data := make([]byte, statSize)
 		n, grew, err := rd.first(data)
@@ -65,11 +72,11 @@ func readOpened(r *uring.Ring, fd int, name string, regular bool, statSize int64
 	return readRest(data, statSize == 0, rd.read)
 }
 
-// first is a regular file's first read, into data and the spare byte after
-// it: one preadv2 with RWF_NOWAIT of both, or, where the page cache cannot
-// serve it, data alone on the ring (a later read sees what follows). grew
-// reports that the spare byte was read too: the file has more than len(data)
-// bytes. io.EOF is not an error here.
+// first is a regular file's first read, into data and one spare byte after
+// it: a preadv2 with RWF_NOWAIT of both, or, where the page cache cannot
+// serve it, a readv of both on the ring. grew reports that the spare byte
+// was read too (rd.spare): the file has more than len(data) bytes. io.EOF
+// is not an error here.
 func (rd *fileReader) first(data []byte) (n int, grew bool, err error) {
 	if !rd.rule.noWait.Load() {
 		iov := [2]unix.Iovec{{Base: &data[0]}, {Base: &rd.spare}}
@@ -91,11 +98,36 @@ func (rd *fileReader) first(data []byte) (n int, grew bool, err error) {
 			return 0, false, &os.PathError{Op: "read", Path: rd.name, Err: err}
 		}
 	}
-	n, err = rd.onRing(data)
+	// The ring's op holds its own spare byte: rd.spare would move rd, and
+	// every ReadFile's reader with it, to the heap.
+	spare := make([]byte, 1)
+	n, err = rd.onRingv([][]byte{data, spare})
 	if err != nil {
 		return 0, false, &os.PathError{Op: "read", Path: rd.name, Err: err}
 	}
+	if n > len(data) {
+		rd.spare = spare[0]
+		return len(data), true, nil
+	}
 	return n, false, nil
+}
+
+// onRingv reads into bufs on the ring, at the file offset; on a closed
+// Ring it blocks in readv(2), as os.File would in read(2).
+func (rd *fileReader) onRingv(bufs [][]byte) (int, error) {
+	res, err := rd.r.Do(context.Background(), ops.Readv(rd.fd, bufs, -1))
+	if errors.Is(err, uring.ErrClosed) {
+		for {
+			n, err := unix.Readv(rd.fd, bufs)
+			if err != syscall.EINTR {
+				return max(n, 0), err
+			}
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	return res.N(), nil
 }
 
 // openRead opens name for reading as os.Open does (O_CLOEXEC, EINTR
