@@ -105,27 +105,9 @@ func leakCheck(t *testing.T) {
 }
 
 func stdSide() side {
+	var lc net.ListenConfig
 	var d net.Dialer
-	return side{
-		name: "std",
-		listen: func(t testing.TB) net.Listener {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			require.NoError(t, err)
-			t.Cleanup(func() { ln.Close() })
-			requireType[*net.TCPListener](t, ln)
-			return ln
-		},
-		dial: func(ctx context.Context, network, address string) (net.Conn, error) {
-			c, err := d.DialContext(ctx, network, address)
-			if err == nil {
-				if _, ok := c.(*net.TCPConn); !ok {
-					c.Close()
-					return nil, fmt.Errorf("std dial gave %T", c)
-				}
-			}
-			return c, err
-		},
-	}
+	return checkedSide[*net.TCPListener, *net.TCPConn]("std", lc.Listen, d.DialContext)
 }
 
 // ringSide is this module's net on r. Its listeners and conns are checked
@@ -133,21 +115,28 @@ func stdSide() side {
 func ringSide(r *uring.Ring) side {
 	lc := &unet.ListenConfig{Ring: r}
 	d := &unet.Dialer{Ring: r}
+	return checkedSide[*unet.TCPListener, *unet.TCPConn]("ring", lc.Listen, d.DialContext)
+}
+
+// checkedSide is a side whose listeners must be L and conns C.
+func checkedSide[L net.Listener, C net.Conn](name string,
+	listen func(ctx context.Context, network, address string) (net.Listener, error),
+	dial func(ctx context.Context, network, address string) (net.Conn, error)) side {
 	return side{
-		name: "ring",
+		name: name,
 		listen: func(t testing.TB) net.Listener {
-			ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+			ln, err := listen(context.Background(), "tcp", "127.0.0.1:0")
 			require.NoError(t, err)
 			t.Cleanup(func() { ln.Close() })
-			requireType[*unet.TCPListener](t, ln)
+			requireType[L](t, ln)
 			return ln
 		},
 		dial: func(ctx context.Context, network, address string) (net.Conn, error) {
-			c, err := d.DialContext(ctx, network, address)
+			c, err := dial(ctx, network, address)
 			if err == nil {
-				if _, ok := c.(*unet.TCPConn); !ok {
+				if _, ok := c.(C); !ok {
 					c.Close()
-					return nil, fmt.Errorf("ring dial gave %T", c)
+					return nil, fmt.Errorf("%s dial gave %T", name, c)
 				}
 			}
 			return c, err
