@@ -71,34 +71,45 @@ func (d *dispatch) inline(fd int, write bool, b []byte, off int64) (n int, err e
 	if write {
 		p = d.write
 	}
-	if p == viaRing || p == viaNowait && d.noWait.Load() {
+	switch p {
+	case viaRing:
+		return 0, nil, false
+	case viaNowait: // reads only (choose never gives it to writes)
+		var iov [1]unix.Iovec
+		if len(b) > 0 {
+			iov[0].Base = &b[0]
+		}
+		iov[0].SetLen(len(b))
+		return d.nowaitRead(fd, iov[:], len(b), off)
+	}
+	for {
+		n, err = rw(fd, write, b, off)
+		if err != syscall.EINTR {
+			return n, err, true
+		}
+	}
+}
+
+// nowaitRead is preadNowait of iov (n bytes) at off with the rule's
+// answer: ok is false when the ring must read, because the kernel would
+// have blocked (EAGAIN) or cannot say (EOPNOTSUPP: noWait remembers, and
+// later calls skip the attempt). Any other error is returned.
+func (d *dispatch) nowaitRead(fd int, iov []unix.Iovec, n int, off int64) (int, error, bool) {
+	if d.noWait.Load() {
 		return 0, nil, false
 	}
 	for {
-		if p == viaNowait {
-			var iov [1]unix.Iovec
-			if len(b) > 0 {
-				iov[0].Base = &b[0]
-			}
-			iov[0].SetLen(len(b))
-			n, err = preadNowait(fd, iov[:], len(b), off)
-		} else {
-			n, err = rw(fd, write, b, off)
-		}
+		got, err := preadNowait(fd, iov, n, off)
 		switch err {
 		case nil:
-			return n, nil, true
+			return got, nil, true
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			if p == viaNowait {
-				return 0, nil, false
-			}
+			return 0, nil, false
 		case syscall.EOPNOTSUPP:
-			if p == viaNowait {
-				d.noWait.Store(true)
-				return 0, nil, false
-			}
+			d.noWait.Store(true)
+			return 0, nil, false
 		}
 		return 0, err, true
 	}

@@ -78,25 +78,14 @@ func readOpenedNoWait(r *uring.Ring, fd int, name string, regular bool, statSize
 // was read too (rd.spare): the file has more than len(data) bytes. io.EOF
 // is not an error here.
 func (rd *fileReader) first(data []byte) (n int, grew bool, err error) {
-	if !rd.rule.noWait.Load() {
-		iov := [2]unix.Iovec{{Base: &data[0]}, {Base: &rd.spare}}
-		iov[0].SetLen(len(data))
-		iov[1].SetLen(1)
-		for {
-			n, err = preadNowait(rd.fd, iov[:], len(data)+1, -1)
-			if err != syscall.EINTR {
-				break
-			}
-		}
-		switch err {
-		case nil:
-			return min(n, len(data)), n > len(data), nil
-		case syscall.EOPNOTSUPP:
-			rd.rule.noWait.Store(true)
-		case syscall.EAGAIN:
-		default:
+	iov := [2]unix.Iovec{{Base: &data[0]}, {Base: &rd.spare}}
+	iov[0].SetLen(len(data))
+	iov[1].SetLen(1)
+	if n, err, ok := rd.rule.nowaitRead(rd.fd, iov[:], len(data)+1, -1); ok {
+		if err != nil {
 			return 0, false, &os.PathError{Op: "read", Path: rd.name, Err: err}
 		}
+		return min(n, len(data)), n > len(data), nil
 	}
 	// The ring's op holds its own spare byte: rd.spare would move rd, and
 	// every ReadFile's reader with it, to the heap.
