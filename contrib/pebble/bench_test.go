@@ -46,10 +46,11 @@ func BenchmarkWorkload(b *testing.B) {
 		b.Logf("the evicted-reads phase is skipped: %s", why)
 	}
 	type sideRun struct {
-		name  string
-		fs    vfs.FS
-		calls callStats
-		times [][numPhases + 1]float64 // seconds per phase per run, and the run's total
+		name    string
+		fs      vfs.FS
+		calls   callStats
+		times   [][numPhases + 1]float64 // seconds per phase per run, and the run's total
+		ringOps [numPhases]uint64        // summed over the runs
 	}
 	sides := []*sideRun{{name: "default", fs: vfs.Default}, {name: "uring", fs: FS()}}
 	if *benchCalls {
@@ -84,6 +85,9 @@ func BenchmarkWorkload(b *testing.B) {
 			} else if res.digest != digest {
 				b.Fatalf("%s, run %d: the scan's digest %x differs from the first run's %x", s.name, run, res.digest, digest)
 			}
+			for p, n := range res.ringOps {
+				s.ringOps[p] += n
+			}
 			var t [numPhases + 1]float64
 			for p, d := range res.times {
 				t[p] = d.Seconds()
@@ -115,6 +119,11 @@ func BenchmarkWorkload(b *testing.B) {
 			b.ReportMetric(ratio, name+"-x")
 		}
 	}
+	fmt.Fprintf(&sb, "\nring operations per run (mean), uring side:")
+	for p, n := range sides[1].ringOps {
+		fmt.Fprintf(&sb, " %s %d", phaseNames[p], n/uint64(len(sides[1].times)))
+	}
+	fmt.Fprintln(&sb)
 	fmt.Fprint(os.Stdout, sb.String())
 	if *benchCalls {
 		printCallTable(os.Stdout, &sides[0].calls, &sides[1].calls, *benchRuns)

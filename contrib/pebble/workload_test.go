@@ -19,8 +19,19 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"golang.org/x/sys/unix"
 
+	"github.com/goaio/uring"
 	"github.com/goaio/uring/internal/pagecache"
 )
+
+// ringSubmitted is how many operations uring.Default has been given: the
+// workload counts them per phase, to see what reaches the ring.
+func ringSubmitted() uint64 {
+	r, err := uring.Default()
+	if err != nil {
+		return 0
+	}
+	return r.Stats().Submitted
+}
 
 // The workload TestWorkload runs small and BenchmarkWorkload full size: bulk
 // writes in batches, a flush, a full compaction, a reopen that replays a WAL,
@@ -62,9 +73,10 @@ type workload struct {
 
 // result is what a run measured and read.
 type result struct {
-	times  [numPhases]time.Duration
-	count  int    // keys the scan saw
-	digest uint64 // FNV-1a of every key and value, in scan order
+	times   [numPhases]time.Duration
+	ringOps [numPhases]uint64 // operations submitted to uring.Default during each phase (both sides: the default side's should be 0)
+	count   int               // keys the scan saw
+	digest  uint64            // FNV-1a of every key and value, in scan order
 }
 
 func key(buf []byte, i int) []byte { return fmt.Appendf(buf[:0], "key%010d", i) }
@@ -136,9 +148,11 @@ func runWorkload(tb testing.TB, fsys vfs.FS, dir string, w workload, label strin
 		}
 		var err error
 		labels := pprof.Labels("fs", label, "phase", phaseNames[phase])
+		ops := ringSubmitted()
 		start := time.Now()
 		pprof.Do(context.Background(), labels, func(context.Context) { err = fn() })
 		res.times[phase] += time.Since(start)
+		res.ringOps[phase] += ringSubmitted() - ops
 		if err != nil {
 			tb.Fatalf("%s: %s: %v", label, phaseNames[phase], err)
 		}
