@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -26,7 +27,7 @@ var (
 // (the side that goes first alternates), -workload.runs times each, and
 // prints each phase's median time on both sides and the speed ratio
 // default/uring (above 1: FS is faster). The ratios are also reported as
-// metrics. Run it alone, once:
+// metrics. Each phase starts after a sync(2). Run it alone, once:
 //
 //	go test -run '^$' -bench Workload -benchtime 1x
 //
@@ -72,9 +73,15 @@ func BenchmarkWorkload(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			var onPhase func(int)
-			if *benchCalls {
-				onPhase = s.calls.setPhase
+			// Each phase starts on an idle disk: sync(2) first, untimed, so
+			// write-back left by an earlier phase, or by the other side's
+			// run, does not land in it (the compact phase's times split in
+			// two clusters without it, on both sides alike).
+			onPhase := func(p int) {
+				unix.Sync()
+				if *benchCalls {
+					s.calls.setPhase(p)
+				}
 			}
 			res := runWorkload(b, s.fs, d, w, s.name, onPhase)
 			if err := os.RemoveAll(d); err != nil {
