@@ -27,10 +27,10 @@ type sideResult struct {
 	OpsPerSec  float64   `json:"ops_per_sec"`   // median over rounds
 	Spread     float64   `json:"spread"`        // (max-min)/median of the rounds
 	Rounds     []float64 `json:"rounds"`        // ops/s of each round
-	CPUPerOpNs float64   `json:"cpu_per_op_ns"` // process CPU time per op
+	CPUPerOpNs float64   `json:"cpu_per_op_ns"` // CPU time per op of the side measured: this process, or the server's child process (echo, http)
 	P50Ns      float64   `json:"p50_ns"`        // latency of one op
 	P99Ns      float64   `json:"p99_ns"`
-	Threads    int       `json:"threads"` // OS threads of the process at the end
+	Threads    int       `json:"threads"` // OS threads the measured process started during a round (the most of any round)
 	// ReadBytesPerOp is what the process read from storage per op
 	// (/proc/self/io read_bytes): about 4096 for a 4 KiB read that misses
 	// the page cache, 0 for one it serves.
@@ -247,7 +247,11 @@ func runSide(env *benchEnv, build func(*benchEnv) (func(int) (step, error), func
 		return sample{}, err
 	}
 	defer cleanup()
-	return measure(n, d, newStep)
+	of := self
+	if env.server != nil {
+		of = subject{cpu: env.server.CPU, threads: env.server.Threads}
+	}
+	return measure(n, d, newStep, of)
 }
 
 func summarize(side *sideResult) {

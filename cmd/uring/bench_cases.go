@@ -17,7 +17,6 @@ import (
 	"github.com/goaio/uring"
 	"github.com/goaio/uring/fs"
 	"github.com/goaio/uring/internal/loopback"
-	unet "github.com/goaio/uring/net"
 	"github.com/goaio/uring/ops"
 )
 
@@ -27,6 +26,9 @@ type benchEnv struct {
 	size       int64  // the data file's size (--size)
 	goroutines int
 	ring       *uring.Ring // nil: io_uring unavailable, std side only
+	// server is the running case's server in its child process (echo,
+	// http), whose CPU and threads the samples count; nil: this process.
+	server *loopback.Child
 
 	data  string   // the data file
 	small []string // the many small files
@@ -87,10 +89,10 @@ var benchCases = []benchCase{
 		setup: makeData,
 		ring:  copyPasses(func(p string) (*fs.File, error) { return fs.Open(p) }, func(p string) (*fs.File, error) { return fs.Create(p) }),
 		std:   copyPasses(os.Open, os.Create)},
-	{name: "echo", what: "128-byte TCP ping-pong with a loopback server: this package's net against std's", unit: "op",
-		ring: echo(unet.Listen), std: echo(net.Listen)},
-	{name: "http", what: `net/http "hello" on a loopback listener: this package's net against std's`, unit: "op",
-		ring: httpHello(unet.Listen), std: httpHello(net.Listen)},
+	{name: "echo", what: "128-byte TCP ping-pong with a loopback echo server in a child process (CPU/op and threads are the server's): this package's net against std's", unit: "op",
+		ring: echo("uring"), std: echo("std")},
+	{name: "http", what: `net/http "hello" served by a child process on a loopback listener (CPU/op and threads are the server's): this package's net against std's`, unit: "op",
+		ring: httpHello("uring"), std: httpHello("std")},
 }
 
 // makeData writes the data file once and warms the page cache with it on
@@ -251,18 +253,17 @@ func copyPasses[F io.ReadWriteCloser](open, create func(string) (F, error)) func
 	}
 }
 
-// echo serves an echo server on listen; each goroutine keeps one std
-// client connection doing 128-byte round trips.
-func echo(listen func(string, string) (net.Listener, error)) func(e *benchEnv) (func(int) (step, error), func(), error) {
+// echo starts stack's echo server ("uring" or "std") in a child process;
+// each goroutine keeps one std client connection doing 128-byte round trips.
+func echo(stack string) func(e *benchEnv) (func(int) (step, error), func(), error) {
 	return func(e *benchEnv) (func(int) (step, error), func(), error) {
-		ln, err := listen("tcp", "127.0.0.1:0")
+		srv, err := e.startServer(stack + "-echo")
 		if err != nil {
 			return nil, nil, err
 		}
-		go loopback.ServeEcho(ln)
 		var conns []net.Conn
 		newStep := func(int) (step, error) {
-			c, err := net.Dial("tcp", ln.Addr().String())
+			c, err := net.Dial("tcp", srv.Addr)
 			if err != nil {
 				return nil, err
 			}
@@ -280,24 +281,22 @@ func echo(listen func(string, string) (net.Listener, error)) func(e *benchEnv) (
 			for _, c := range conns {
 				c.Close()
 			}
-			ln.Close()
+			e.stopServer()
 		}, nil
 	}
 }
 
-// httpHello serves "hello" with net/http on listen; each goroutine GETs it
-// over keep-alive connections.
-func httpHello(listen func(string, string) (net.Listener, error)) func(e *benchEnv) (func(int) (step, error), func(), error) {
+// httpHello starts stack's net/http "hello" server in a child process; each
+// goroutine GETs it over keep-alive connections.
+func httpHello(stack string) func(e *benchEnv) (func(int) (step, error), func(), error) {
 	return func(e *benchEnv) (func(int) (step, error), func(), error) {
-		ln, err := listen("tcp", "127.0.0.1:0")
+		srv, err := e.startServer(stack + "-http")
 		if err != nil {
 			return nil, nil, err
 		}
-		srv := &http.Server{Handler: loopback.Hello}
-		go srv.Serve(ln)
 		tr := &http.Transport{MaxIdleConnsPerHost: e.goroutines, MaxConnsPerHost: e.goroutines}
 		client := &http.Client{Transport: tr}
-		url := "http://" + ln.Addr().String() + "/"
+		url := "http://" + srv.Addr + "/"
 		return func(int) (step, error) {
 				return func() (uint64, error) {
 					resp, err := client.Get(url)
@@ -310,7 +309,25 @@ func httpHello(listen func(string, string) (net.Listener, error)) func(e *benchE
 				}, nil
 			}, func() {
 				tr.CloseIdleConnections()
-				srv.Close()
+				e.stopServer()
 			}, nil
+	}
+}
+
+// startServer starts role's loopback server in a child process, which the
+// side's samples then measure (its CPU and threads) instead of this one.
+func (e *benchEnv) startServer(role string) (*loopback.Child, error) {
+	srv, err := loopback.StartChild(role)
+	if err != nil {
+		return nil, err
+	}
+	e.server = srv
+	return srv, nil
+}
+
+func (e *benchEnv) stopServer() {
+	if e.server != nil {
+		_ = e.server.Stop()
+		e.server = nil
 	}
 }

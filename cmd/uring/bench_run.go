@@ -16,9 +16,9 @@ import (
 type sample struct {
 	ops     uint64
 	elapsed time.Duration
-	cpu     time.Duration // the process's user+system time over the run
+	cpu     time.Duration // the subject's user+system time over the run (see measure)
 	lat     []time.Duration
-	threads int // OS threads the process started during the run
+	threads int // OS threads the subject started during the run
 	// readBytes is what the process had read from storage during the run
 	// (/proc/self/io): reads the page cache served count nothing.
 	readBytes uint64
@@ -42,8 +42,18 @@ const (
 	maxLatencySamples = 1 << 16
 )
 
-// measure runs n goroutines calling their step for d and counts.
-func measure(n int, d time.Duration, newStep func(i int) (step, error)) (sample, error) {
+// subject is the process a sample's CPU time and threads are counted for.
+type subject struct {
+	cpu     func() time.Duration
+	threads func() int
+}
+
+// self is this process.
+var self = subject{cpu: processCPU, threads: threads}
+
+// measure runs n goroutines calling their step for d and counts, with the
+// CPU time and new threads of of.
+func measure(n int, d time.Duration, newStep func(i int) (step, error), of subject) (sample, error) {
 	steps := make([]step, n)
 	for i := range steps {
 		st, err := newStep(i)
@@ -91,13 +101,13 @@ func measure(n int, d time.Duration, newStep func(i int) (step, error)) (sample,
 			mu.Unlock()
 		}()
 	}
-	cpu0, th0, rb0 := processCPU(), threads(), readBytes()
+	cpu0, th0, rb0 := of.cpu(), of.threads(), readBytes()
 	t0 := time.Now()
 	close(start)
 	time.Sleep(d)
 	stop.Store(true)
 	wg.Wait()
-	s := sample{ops: total.Load(), elapsed: time.Since(t0), cpu: processCPU() - cpu0, lat: lat, threads: threads() - th0,
+	s := sample{ops: total.Load(), elapsed: time.Since(t0), cpu: of.cpu() - cpu0, lat: lat, threads: of.threads() - th0,
 		readBytes: readBytes() - rb0}
 	return s, firstErr
 }

@@ -14,6 +14,8 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	"github.com/goaio/uring/internal/loopback"
 )
 
 // command is one subcommand: run gets the arguments after its name and
@@ -26,7 +28,10 @@ type command struct {
 // commands is filled by each subcommand's file.
 var commands = map[string]command{}
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	loopback.ServeIfChild() // uring bench's servers are this binary, re-executed
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {

@@ -1,5 +1,7 @@
 // Package loopback holds the servers the network benchmarks measure, so
-// uring bench and internal/netbench run the same code on both sides.
+// uring bench and internal/netbench run the same code on both sides, and
+// runs them in a child process (StartChild, ServeIfChild), so a server's
+// CPU and memory are its own and not the load generator's.
 package loopback
 
 import (

@@ -3,19 +3,14 @@
 package netbench_test
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
-	"runtime"
-	"runtime/pprof"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,152 +18,33 @@ import (
 
 	"github.com/goaio/uring"
 	"github.com/goaio/uring/internal/loopback"
-	unet "github.com/goaio/uring/net"
 )
 
 // Environment:
 //
-//	URING_BENCH_TIME   measurement time per side (default 2s; the issue's
-//	                   figures use 10s)
-//	NETBENCH_CPUPROFILE  a file for the ring server's CPU profile
-//	NETBENCH_SERVER    set in the child: which server to run
-//	                   ("uring" or "std", "-echo" or "-http")
+//	URING_BENCH_TIME           measurement time per side (default 2s; the
+//	                           issue's figures use 10s)
+//	URING_LOOPBACK_CPUPROFILE  a file for the ring server's CPU profile
+//	URING_LOOPBACK_MEMSTATS    set: the servers print their runtime memory
+//
+// The servers are internal/loopback's children: this test binary,
+// re-executed.
 
 func TestMain(m *testing.M) {
-	if role := os.Getenv("NETBENCH_SERVER"); role != "" {
-		serve(role)
-		return
-	}
+	loopback.ServeIfChild()
 	os.Exit(m.Run())
 }
 
-// serve runs a server until its stdin closes, after printing its address.
-func serve(role string) {
-	listen := net.Listen
-	if strings.HasPrefix(role, "uring") {
-		listen = unet.Listen
-	}
-	ln, err := listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Println("error:", err)
-		os.Exit(1)
-	}
-	if _, ours := ln.(*unet.TCPListener); strings.HasPrefix(role, "uring") && !ours {
-		fmt.Println("error: io_uring unavailable")
-		os.Exit(1)
-	}
-	fmt.Println(ln.Addr())
-	if p := os.Getenv("NETBENCH_CPUPROFILE"); p != "" && strings.HasPrefix(role, "uring") {
-		if f, err := os.Create(p); err == nil && pprof.StartCPUProfile(f) == nil {
-			defer pprof.StopCPUProfile() // for the error paths; the normal end is below
-		}
-	}
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		pprof.StopCPUProfile()
-		if os.Getenv("NETBENCH_MEMSTATS") != "" {
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			fmt.Fprintf(os.Stderr, "%s: stacks %d KiB, heap in use %d KiB, other sys %d KiB, goroutines %d\n",
-				role, ms.StackInuse>>10, ms.HeapInuse>>10, (ms.Sys-ms.HeapSys-ms.StackSys)>>10, runtime.NumGoroutine())
-		}
-		os.Exit(0)
-	}()
-	if strings.HasSuffix(role, "-http") {
-		_ = http.Serve(ln, loopback.Hello)
-		return
-	}
-	_ = loopback.ServeEcho(ln)
-}
-
-type server struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	addr  string
-}
-
-func startServer(tb testing.TB, role string) *server {
+// startServer starts role's server in a child process, stopped at the end
+// of the benchmark if it is still running.
+func startServer(tb testing.TB, role string) *loopback.Child {
 	tb.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "NETBENCH_SERVER="+role)
-	stdin, err := cmd.StdinPipe()
+	s, err := loopback.StartChild(role)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	line = strings.TrimSpace(line)
-	if err != nil || strings.HasPrefix(line, "error") {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		tb.Fatalf("server %s: %q %v", role, line, err)
-	}
-	s := &server{cmd: cmd, stdin: stdin, addr: line}
-	tb.Cleanup(s.stop)
+	tb.Cleanup(func() { _ = s.Stop() })
 	return s
-}
-
-func (s *server) stop() {
-	if s.stdin != nil {
-		s.stdin.Close()
-		s.stdin = nil
-		_ = s.cmd.Wait()
-	}
-}
-
-// cpu returns the server's user+system CPU time so far.
-func (s *server) cpu() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * (time.Second / 100) // USER_HZ
-}
-
-// rssKiB returns the server's resident set size.
-func (s *server) rssKiB() int64 {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
-	m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(b)
-	if m == nil {
-		return 0
-	}
-	v, _ := strconv.ParseInt(string(m[1]), 10, 64)
-	return v
-}
-
-// switches returns the context switches of all the server's threads.
-func (s *server) switches() int64 {
-	dirs, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", s.cmd.Process.Pid))
-	var n int64
-	re := regexp.MustCompile(`(?m)^(?:non)?voluntary_ctxt_switches:\s+(\d+)`)
-	for _, d := range dirs {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", s.cmd.Process.Pid, d.Name()))
-		for _, m := range re.FindAllSubmatch(b, -1) {
-			v, _ := strconv.ParseInt(string(m[1]), 10, 64)
-			n += v
-		}
-	}
-	return n
-}
-
-func (s *server) threads() int {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
-	m := regexp.MustCompile(`Threads:\s+(\d+)`).FindSubmatch(b)
-	if m == nil {
-		return 0
-	}
-	v, _ := strconv.Atoi(string(m[1]))
-	return v
 }
 
 func benchTime(tb testing.TB) time.Duration {
@@ -255,14 +131,14 @@ func BenchmarkNetEcho(b *testing.B) {
 	for round := 0; round < 2; round++ {
 		for _, side := range []string{"std", "uring"} {
 			s := startServer(b, side+"-echo")
-			echoLoad(b, s.addr, 1000, d/10) // warm-up: connections, stacks
-			c0, s0 := s.cpu(), s.switches()
+			echoLoad(b, s.Addr, 1000, d/10) // warm-up: connections, stacks
+			c0, s0 := s.CPU(), s.Switches()
 			t0 := time.Now()
-			n := echoLoad(b, s.addr, 1000, d/2)
+			n := echoLoad(b, s.Addr, 1000, d/2)
 			el := time.Since(t0)
-			cpu, cs := s.cpu()-c0, s.switches()-s0
-			th := s.threads()
-			s.stop()
+			cpu, cs := s.CPU()-c0, s.Switches()-s0
+			th := s.Threads()
+			s.Stop()
 			r := res[side]
 			if r == nil {
 				r = &sideResult{name: side}
@@ -296,8 +172,8 @@ func BenchmarkNetHTTP(b *testing.B) {
 		for _, side := range []string{"std", "uring"} {
 			s := startServer(b, side+"-http")
 			out, err := exec.Command(wrk, "-t2", "-c256", fmt.Sprintf("-d%ds", max(1, int(d.Seconds()/2))),
-				"http://"+s.addr+"/").CombinedOutput()
-			s.stop()
+				"http://"+s.Addr+"/").CombinedOutput()
+			s.Stop()
 			if err != nil {
 				b.Fatalf("wrk: %v\n%s", err, out)
 			}
@@ -326,10 +202,10 @@ func BenchmarkNetIdleRSS(b *testing.B) {
 	rss := map[string]int64{}
 	for _, side := range []string{"std", "uring"} {
 		s := startServer(b, side+"-echo")
-		base := s.rssKiB()
+		base := s.RSSKiB()
 		cs := make([]net.Conn, 0, conns)
 		for i := 0; i < conns; i++ {
-			c, err := net.Dial("tcp", s.addr)
+			c, err := net.Dial("tcp", s.Addr)
 			if err != nil {
 				b.Fatalf("dial %d: %v", i, err)
 			}
@@ -349,12 +225,12 @@ func BenchmarkNetIdleRSS(b *testing.B) {
 			}
 		}
 		time.Sleep(500 * time.Millisecond)
-		rss[side] = s.rssKiB()
-		b.Logf("%s: RSS %d KiB with %d idle connections (%d KiB at start), %d threads", side, rss[side], conns, base, s.threads())
+		rss[side] = s.RSSKiB()
+		b.Logf("%s: RSS %d KiB with %d idle connections (%d KiB at start), %d threads", side, rss[side], conns, base, s.Threads())
 		for _, c := range cs {
 			c.Close()
 		}
-		s.stop()
+		s.Stop()
 	}
 	b.ReportMetric(float64(rss["uring"]), "KiB")
 	b.ReportMetric(float64(rss["std"]), "std-KiB")
