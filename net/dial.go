@@ -295,6 +295,7 @@ func (d *Dialer) dialOne(ctx context.Context, r *uring.Ring, network, address st
 		return fail(mapCtxErr(err))
 	}
 	fd.setAddrs()
+	fd.armReady()
 	switch sotype {
 	case unix.SOCK_DGRAM:
 		if family == unix.AF_UNIX {

@@ -42,6 +42,7 @@ type sock struct {
 	ringfd.FD
 	unlink string       // a unix listener's socket file, removed at Close
 	accept *acceptQueue // a listener's
+	ready  readiness    // a stream socket's readability, by design (b) (ready_linux.go)
 }
 
 // sockKind is what a socket's descriptor layer reports like std's net does.
@@ -50,6 +51,7 @@ var sockKind = &ringfd.Kind{ErrClosing: net.ErrClosed, CancelOnClose: true, Sysc
 func newFD(r *uring.Ring, fd, family, sotype int, network string) *netFD {
 	nfd := &netFD{sock: &sock{}, family: family, sotype: sotype, net: network}
 	nfd.Init(r, fd, sockKind)
+	nfd.ready.init(&nfd.sock.FD)
 	nfd.cleanup = runtime.AddCleanup(nfd, collected, nfd.sock)
 	return nfd
 }
@@ -111,6 +113,16 @@ func (fd *netFD) Read(b []byte) (int, error) {
 		}
 		return 0, nil
 	}
+	if recvByReadiness && fd.sotype == unix.SOCK_STREAM {
+		return fd.readReady(b)
+	}
+	return fd.readRing(b)
+}
+
+// readRing is Read by a recv on the ring. A function of its own: its frame
+// (the op, the result) stays off the stack of a reader that takes the
+// readiness path, which would otherwise grow past the smallest stack.
+func (fd *netFD) readRing(b []byte) (int, error) {
 	op := ops.Recv(fd.Sysfd, b, 0)
 	op.IoPrio |= ops.RecvSendPollFirst // a reader usually waits for data: skip the futile first try
 	fd.rmu.Lock()
@@ -127,6 +139,15 @@ func (fd *netFD) Read(b []byte) (int, error) {
 
 // Write sends all of b or returns an error, as std's netFD.Write.
 func (fd *netFD) Write(b []byte) (int, error) {
+	if recvByReadiness && fd.sotype == unix.SOCK_STREAM && len(b) > 0 {
+		return fd.writeReady(b)
+	}
+	return fd.writeRing(b)
+}
+
+// writeRing is Write by sends on the ring, in a function of its own for
+// the reason readRing is.
+func (fd *netFD) writeRing(b []byte) (int, error) {
 	fd.wmu.Lock()
 	defer fd.wmu.Unlock()
 	if len(b) == 0 || fd.sotype != unix.SOCK_STREAM {

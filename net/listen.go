@@ -146,6 +146,7 @@ func (l *listener) accept() (*netFD, error) {
 	}
 	fd := newFD(l.fd.Ring, nfd, l.fd.family, l.fd.sotype, l.fd.net)
 	fd.setAddrs()
+	fd.armReady()
 	return fd, nil
 }
 

@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"regexp"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	unet "github.com/goaio/uring/net"
@@ -28,8 +30,8 @@ import (
 // In the child, these environment variables are read:
 //
 //	URING_LOOPBACK_SERVER      the role: "uring-echo", "uring-http", "std-echo", "std-http"
-//	URING_LOOPBACK_CPUPROFILE  a file for the ring server's CPU profile
-//	URING_LOOPBACK_MEMSTATS    if set, the server prints its runtime memory on stderr at the end
+//	URING_LOOPBACK_CPUPROFILE  P: each server writes its CPU profile to P.<role> (the last one of a role stays)
+//	URING_LOOPBACK_MEMSTATS    if set, the server prints its runtime memory on stderr at the end and on SIGUSR1
 const (
 	serverEnv     = "URING_LOOPBACK_SERVER"
 	cpuProfileEnv = "URING_LOOPBACK_CPUPROFILE"
@@ -71,10 +73,25 @@ func serve(role string) error {
 		return errors.New("io_uring unavailable")
 	}
 	fmt.Println(ln.Addr())
-	if p := os.Getenv(cpuProfileEnv); p != "" && stack == "uring" {
-		if f, err := os.Create(p); err == nil && pprof.StartCPUProfile(f) == nil {
+	if p := os.Getenv(cpuProfileEnv); p != "" {
+		if f, err := os.Create(p + "." + role); err == nil && pprof.StartCPUProfile(f) == nil {
 			defer pprof.StopCPUProfile() // for the error paths; the normal end is below
 		}
+	}
+	memStats := func() {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Fprintf(os.Stderr, "%s: stacks %d KiB, heap in use %d KiB, other sys %d KiB, goroutines %d\n",
+			role, ms.StackInuse>>10, ms.HeapInuse>>10, (ms.Sys-ms.HeapSys-ms.StackSys)>>10, runtime.NumGoroutine())
+	}
+	if os.Getenv(memStatsEnv) != "" {
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		go func() {
+			for range usr1 {
+				memStats()
+			}
+		}()
 	}
 	var stopping atomic.Bool
 	go func() {
@@ -86,10 +103,7 @@ func serve(role string) error {
 		ln.Close()
 		pprof.StopCPUProfile()
 		if os.Getenv(memStatsEnv) != "" {
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			fmt.Fprintf(os.Stderr, "%s: stacks %d KiB, heap in use %d KiB, other sys %d KiB, goroutines %d\n",
-				role, ms.StackInuse>>10, ms.HeapInuse>>10, (ms.Sys-ms.HeapSys-ms.StackSys)>>10, runtime.NumGoroutine())
+			memStats()
 		}
 		os.Exit(0)
 	}()
@@ -152,6 +166,9 @@ func (c *Child) Stop() error {
 	c.stdin = nil
 	return c.cmd.Wait()
 }
+
+// Signal sends sig to the server.
+func (c *Child) Signal(sig os.Signal) error { return c.cmd.Process.Signal(sig) }
 
 // CPU returns the server's user plus system CPU time so far (0 without
 // /proc).

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ import (
 //
 //	URING_BENCH_TIME           measurement time per side (default 2s; the
 //	                           issue's figures use 10s)
-//	URING_LOOPBACK_CPUPROFILE  a file for the ring server's CPU profile
+//	URING_LOOPBACK_CPUPROFILE  P: the servers' CPU profiles go to P.<role>
 //	URING_LOOPBACK_MEMSTATS    set: the servers print their runtime memory
 //
 // The servers are internal/loopback's children: this test binary,
@@ -226,6 +227,10 @@ func BenchmarkNetIdleRSS(b *testing.B) {
 		}
 		time.Sleep(500 * time.Millisecond)
 		rss[side] = s.RSSKiB()
+		if os.Getenv("URING_LOOPBACK_MEMSTATS") != "" {
+			_ = s.Signal(syscall.SIGUSR1) // the server's runtime memory, with the connections open
+			time.Sleep(100 * time.Millisecond)
+		}
 		b.Logf("%s: RSS %d KiB with %d idle connections (%d KiB at start), %d threads", side, rss[side], conns, base, s.Threads())
 		for _, c := range cs {
 			c.Close()

@@ -20,6 +20,11 @@ type Deadline struct {
 	cur     atomic.Pointer[epoch]
 	closed  bool  // set by close: no new epoch
 	closing error // the Kind's ErrClosing: the cause Close cancels with
+	// OnCancel, if set, is called (under the lock; it must not block) each
+	// time an epoch is cancelled, so a waiter parked on a channel of its
+	// own, not on the context, learns of it: a select on both would grow
+	// an idle reader's stack past the smallest.
+	OnCancel func()
 }
 
 type epoch struct {
@@ -52,6 +57,17 @@ func (d *Deadline) Context() context.Context {
 	return e.ctx
 }
 
+// Err is the cause the current epoch was cancelled with (a passed
+// deadline, Close), or nil. Unlike Context it never makes an epoch, so a
+// call that only checks costs no allocation (see OnCancel).
+func (d *Deadline) Err() error {
+	e := d.cur.Load()
+	if e == nil || e.ctx.Err() == nil {
+		return nil
+	}
+	return context.Cause(e.ctx)
+}
+
 // Set moves the deadline to t (zero: none).
 func (d *Deadline) Set(t time.Time) {
 	d.mu.Lock()
@@ -73,7 +89,7 @@ func (d *Deadline) Set(t time.Time) {
 	}
 	dur := time.Until(t)
 	if dur <= 0 {
-		e.cancel(os.ErrDeadlineExceeded)
+		d.cancel(e, os.ErrDeadlineExceeded)
 		return
 	}
 	var tm *time.Timer
@@ -81,7 +97,7 @@ func (d *Deadline) Set(t time.Time) {
 		d.mu.Lock()
 		if d.timer == tm { // not moved since: the deadline has passed
 			d.timer = nil
-			e.cancel(os.ErrDeadlineExceeded)
+			d.cancel(e, os.ErrDeadlineExceeded)
 		}
 		d.mu.Unlock()
 	})
@@ -98,8 +114,19 @@ func (d *Deadline) close() {
 		d.timer.Stop()
 		d.timer = nil
 	}
-	if e := d.cur.Load(); e != nil {
-		e.cancel(d.closing)
+	e := d.cur.Load()
+	if e == nil { // an epoch to cancel, so Err reports the close too
+		e = newEpoch()
+		d.cur.Store(e)
 	}
+	d.cancel(e, d.closing)
 	d.mu.Unlock()
+}
+
+// cancel ends epoch e with cause and tells OnCancel; d.mu is held.
+func (d *Deadline) cancel(e *epoch, cause error) {
+	e.cancel(cause)
+	if d.OnCancel != nil {
+		d.OnCancel()
+	}
 }
