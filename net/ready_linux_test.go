@@ -124,6 +124,9 @@ func TestReadyIdleReaderStack(t *testing.T) {
 		return
 	}
 	readyRing(t) // the skips
+	if cgocheck2 {
+		t.Skip("GOEXPERIMENT=cgocheck2 checks every pointer write on the writer's stack, which grows it: the stack bound holds for normal builds")
+	}
 	perConn := map[string]uint64{}
 	for _, side := range []string{"std", "ours"} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestReadyIdleReaderStack$", "-test.count=1")
