@@ -17,17 +17,29 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/goaio/uring"
+	"github.com/goaio/uring/internal/loopback"
 	unet "github.com/goaio/uring/net"
 )
 
 // TestMain fails the run if anything outlives the tests: each mix also
 // checks for itself (leakCheck), this catches what runs between them.
 func TestMain(m *testing.M) {
+	loopback.ServeIfChild() // BenchmarkFastHTTP's servers are this binary, re-executed
 	flag.Parse()
 	if err := uring.Available(); err != nil && os.Getenv("URING_REQUIRE") != "1" {
 		fmt.Printf("stacks: the mixes with a ring side skip: io_uring unavailable: %v\n", err)
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, fasthttpSleepers...)
+}
+
+// fasthttpSleepers are fasthttp's own background goroutines (its worker
+// pool's and client's cleaners, the server's date updater), which sleep
+// for up to 10 s after their server or client is gone before they end.
+var fasthttpSleepers = []goleak.Option{
+	goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+	goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*Client).mCleaner"),
+	goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
+	goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
 }
 
 // side is one end's sockets: this module's ring or std's netpoller.
@@ -100,7 +112,7 @@ func leakCheck(t *testing.T) {
 		if t.Failed() {
 			return // a failed test may leave its peers blocked: the failure is the report
 		}
-		goleak.VerifyNone(t, before)
+		goleak.VerifyNone(t, append([]goleak.Option{before}, fasthttpSleepers...)...)
 	})
 }
 

@@ -10,14 +10,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"regexp"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	unet "github.com/goaio/uring/net"
@@ -29,7 +27,7 @@ import (
 //
 // In the child, these environment variables are read:
 //
-//	URING_LOOPBACK_SERVER      the role: "uring-echo", "uring-http", "std-echo", "std-http"
+//	URING_LOOPBACK_SERVER      the role: "<stack>-<server>", stack "uring" or "std", server a name in Servers
 //	URING_LOOPBACK_CPUPROFILE  P: each server writes its CPU profile to P.<role> (the last one of a role stays)
 //	URING_LOOPBACK_MEMSTATS    if set, the server prints its runtime memory on stderr at the end and on SIGUSR1
 const (
@@ -58,7 +56,8 @@ func ServeIfChild() {
 // on stdout.
 func serve(role string) error {
 	stack, kind, ok := strings.Cut(role, "-")
-	if !ok || (stack != "uring" && stack != "std") || (kind != "echo" && kind != "http") {
+	run := Servers[kind]
+	if !ok || (stack != "uring" && stack != "std") || run == nil {
 		return fmt.Errorf("unknown role %q", role)
 	}
 	listen := net.Listen
@@ -69,7 +68,7 @@ func serve(role string) error {
 	if err != nil {
 		return err
 	}
-	if _, ours := ln.(*unet.TCPListener); stack == "uring" && !ours {
+	if _, std := ln.(*net.TCPListener); stack == "uring" && std { // unet fell back to std's
 		return errors.New("io_uring unavailable")
 	}
 	fmt.Println(ln.Addr())
@@ -85,13 +84,7 @@ func serve(role string) error {
 			role, ms.StackInuse>>10, ms.HeapInuse>>10, (ms.Sys-ms.HeapSys-ms.StackSys)>>10, runtime.NumGoroutine())
 	}
 	if os.Getenv(memStatsEnv) != "" {
-		usr1 := make(chan os.Signal, 1)
-		signal.Notify(usr1, syscall.SIGUSR1)
-		go func() {
-			for range usr1 {
-				memStats()
-			}
-		}()
+		onMemStatsSignal(memStats)
 	}
 	var stopping atomic.Bool
 	go func() {
@@ -107,15 +100,18 @@ func serve(role string) error {
 		}
 		os.Exit(0)
 	}()
-	if kind == "http" {
-		err = http.Serve(ln, Hello)
-	} else {
-		err = ServeEcho(ln)
-	}
+	err = run(ln)
 	if stopping.Load() {
 		select {} // the stop above closed the listener, and exits when Close is done
 	}
 	return err
+}
+
+// Servers are the servers a child can run on its listener, by name. A
+// module of benchmarks adds its own (fasthttp, say) before ServeIfChild.
+var Servers = map[string]func(net.Listener) error{
+	"echo": ServeEcho,
+	"http": func(ln net.Listener) error { return http.Serve(ln, Hello) },
 }
 
 // Child is a server in a child process.
