@@ -132,42 +132,40 @@ func (fd *netFD) readReady(b []byte) (int, error) {
 			}
 			continue
 		}
-		return 0, fd.opErr("read", os.NewSyscallError("read", err))
+		return 0, fd.opErr("read", fd.Err(context.Background(), "read", err))
 	}
 }
 
-// writeReady is Write on a stream socket by readiness: send with
-// MSG_DONTWAIT until all of b is sent, a one-shot poll on the ring while
-// the socket's buffer is full.
+// writeReady is Write on a stream socket by readiness: the descriptor
+// layer's op loop, each step a send with MSG_DONTWAIT, after a one-shot
+// poll on the ring while the socket's buffer is full.
 func (fd *netFD) writeReady(b []byte) (int, error) {
 	fd.wmu.Lock()
 	defer fd.wmu.Unlock()
-	if err := fd.Incref(); err != nil {
-		return 0, fd.opErr("write", err)
-	}
-	defer fd.Decref()
-	done := 0
-	for done < len(b) {
+	n, err := fd.Transfer(b, io.ErrUnexpectedEOF, fd.sendReady)
+	return n, fd.opErr("write", err)
+}
+
+// sendReady sends what the socket takes of chunk (a Transfer step).
+func (fd *netFD) sendReady(chunk []byte, _ int) (int, error) {
+	for {
 		if err := fd.WD.Err(); err != nil {
-			return done, fd.opErr("write", err)
+			return 0, err
 		}
-		chunk := b[done:min(len(b), done+ringfd.MaxRW)]
 		n, err := sockIO(unix.SYS_SENDTO, fd.Sysfd, chunk, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
 		switch err {
 		case nil:
-			done += n
-			continue
+			return n, nil
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
 			if err := fd.waitWritable(); err != nil {
-				return done, fd.opErr("write", err)
+				return 0, err
 			}
 			continue
 		}
-		return done, fd.opErr("write", os.NewSyscallError("write", err))
+		return 0, fd.Err(context.Background(), "write", err)
 	}
-	return done, nil
 }
 
 // waitWritable returns once the socket's send buffer has room: a one-shot
