@@ -17,9 +17,10 @@ import (
 
 // Readiness (issue 13, design (b)): a stream socket's data moves by plain
 // non-blocking system calls, recv and send with MSG_DONTWAIT, as std's
-// netFD moves it; the ring only says when the socket is ready. A read that
-// finds nothing arms one multishot poll, which stays armed until Close and
-// posts a completion each time data arrives: no request per Read, no kernel
+// netFD moves it; the ring only says when the socket is ready. One
+// multishot poll per connection (armed by Accept or Dial, or else by the
+// first read that finds nothing) stays armed until Close and posts a
+// completion each time data arrives: no request per Read, no kernel
 // cancel when a deadline passes (the reader wakes in user space and the poll
 // stays armed), no buffer held by an idle connection.
 
@@ -113,7 +114,7 @@ func (fd *netFD) readReady(b []byte) (int, error) {
 	defer fd.Decref()
 	for {
 		// As std: a passed deadline fails even with data waiting. Err, not
-		// Context: an idle reader must not allocate (its stack would grow).
+		// Context: checking makes no context.
 		if err := fd.RD.Err(); err != nil {
 			return 0, fd.opErr("read", err)
 		}
