@@ -128,7 +128,14 @@ func (r *Ring) Close() error {
 		r.regBufs.pin.Unpin()
 		r.regBufs = nil
 	}
+	var brs []*BufferRing
+	for _, br := range r.bufRings {
+		brs = append(brs, br)
+	}
 	r.regMu.Unlock()
+	for _, br := range brs { // their C memory, which nothing uses any more
+		br.Close()
+	}
 	close(r.closeDone)
 	return r.closeErr
 }

@@ -370,12 +370,6 @@ static inline int uring_bufring_setup(uring_t *u, uring_bufring_t *b, unsigned e
 	return 0;
 }
 
-// uring_bufring_recycle hands buffer bid back to the kernel.
-static inline void uring_bufring_recycle(uring_bufring_t *b, unsigned bid) {
-	io_uring_buf_ring_add(b->br, b->mem + (size_t)bid * b->size, b->size, (unsigned short)bid, b->mask, 0);
-	io_uring_buf_ring_advance(b->br, 1);
-}
-
 // uring_bufring_free unregisters the group (u may be NULL once the ring is
 // gone, which took the registration with it) and frees its memory.
 static inline void uring_bufring_free(uring_t *u, uring_bufring_t *b) {

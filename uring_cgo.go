@@ -14,6 +14,7 @@ package uring
 import "C"
 
 import (
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -167,7 +168,32 @@ func (b *cBufRing) bytes(bid uint16, n int) []byte {
 	return unsafe.Slice((*byte)(base), n)
 }
 
-func (b *cBufRing) recycle(bid uint16) { C.uring_bufring_recycle(b.b, C.uint(bid)) }
+// recycle hands buffer bid back to the kernel, as io_uring_buf_ring_add and
+// io_uring_buf_ring_advance do, in Go: a receiving goroutine recycles each
+// buffer it empties, and a cgo call would cost it more than the writes and
+// grow an idle reader's stack past the smallest (issue 13). Callers
+// serialise (BufferRing.mu).
+func (b *cBufRing) recycle(bid uint16) {
+	br := unsafe.Pointer(b.b.br)
+	// The ring's tail is the high half of the word at offset 12; the low
+	// half is bufs[0].bid (struct io_uring_buf_ring's union).
+	word := (*uint32)(unsafe.Add(br, 12))
+	tail := uint16(atomic.LoadUint32(word) >> 16)
+	e := (*bufRingEntry)(unsafe.Add(br, uintptr(tail&uint16(b.b.mask))*bufRingEntrySize))
+	e.addr = uint64(uintptr(unsafe.Pointer(b.b.mem)) + uintptr(bid)*uintptr(b.b.size))
+	e.len = uint32(b.b.size)
+	e.bid = bid
+	// A release store publishes the entry (the low half reread: e may be bufs[0]).
+	atomic.StoreUint32(word, atomic.LoadUint32(word)&0xffff|uint32(tail+1)<<16)
+}
+
+// bufRingEntry is struct io_uring_buf.
+type bufRingEntry struct {
+	addr uint64
+	len  uint32
+	bid  uint16
+	_    uint16 // resv; in bufs[0], the ring's tail
+}
 
 // free releases the buffers; k is nil when the ring is already closed.
 func (b *cBufRing) free(k *kernelRing) {
