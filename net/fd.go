@@ -43,6 +43,8 @@ type sock struct {
 	unlink string       // a unix listener's socket file, removed at Close
 	accept *acceptQueue // a listener's
 	ready  readiness    // a stream socket's readability, by design (b) (ready_linux.go)
+	recv   recvQueue    // a stream socket's received data, by design (a) (recvmulti_linux.go)
+	recvBy recvDesign   // how a stream socket receives; design (c) for other types
 }
 
 // sockKind is what a socket's descriptor layer reports like std's net does.
@@ -52,6 +54,13 @@ func newFD(r *uring.Ring, fd, family, sotype int, network string) *netFD {
 	nfd := &netFD{sock: &sock{}, family: family, sotype: sotype, net: network}
 	nfd.Init(r, fd, sockKind)
 	nfd.ready.init(&nfd.sock.FD)
+	nfd.recvBy = recvRing
+	if sotype == unix.SOCK_STREAM {
+		nfd.recvBy = recvMode
+		if recvMode == recvMulti && !recvByMultishot(r) {
+			nfd.recvBy = recvReady
+		}
+	}
 	nfd.cleanup = runtime.AddCleanup(nfd, collected, nfd.sock)
 	return nfd
 }
@@ -113,8 +122,11 @@ func (fd *netFD) Read(b []byte) (int, error) {
 		}
 		return 0, nil
 	}
-	if recvByReadiness && fd.sotype == unix.SOCK_STREAM {
+	switch fd.recvBy {
+	case recvReady:
 		return fd.readReady(b)
+	case recvMulti:
+		return fd.readMulti(b)
 	}
 	return fd.readRing(b)
 }
@@ -139,7 +151,7 @@ func (fd *netFD) readRing(b []byte) (int, error) {
 
 // Write sends all of b or returns an error, as std's netFD.Write.
 func (fd *netFD) Write(b []byte) (int, error) {
-	if recvByReadiness && fd.sotype == unix.SOCK_STREAM && len(b) > 0 {
+	if fd.recvBy != recvRing && len(b) > 0 { // designs (a) and (b) send by readiness
 		return fd.writeReady(b)
 	}
 	return fd.writeRing(b)
@@ -179,6 +191,7 @@ func (s *sock) release() error {
 	if s.accept != nil {
 		s.accept.closeAll()
 	}
+	s.releaseRecv()
 	if s.unlink != "" {
 		_ = unix.Unlink(s.unlink)
 	}

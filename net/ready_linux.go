@@ -99,8 +99,11 @@ func (r *readiness) arm() error {
 // stack: an idle connection's goroutine keeps the smallest stack. A failure
 // is left for the first Read, which arms again and reports it.
 func (fd *netFD) armReady() {
-	if recvByReadiness && fd.sotype == unix.SOCK_STREAM {
+	switch fd.recvBy {
+	case recvReady:
 		_ = fd.ready.arm()
+	case recvMulti:
+		_ = fd.armRecv()
 	}
 }
 
@@ -203,8 +206,17 @@ func sockIO(trap uintptr, fd int, b []byte, flags int) (int, error) {
 // of Go code between preemption points may.
 const rawIOMax = 64 << 10
 
-// recvByReadiness: stream sockets use design (b). URING_NET_RECV=ring
-// selects design (c), a recv on the ring per Read, while the receive designs
-// of issue 13 are still measured side by side (docs/design.md); the switch
-// goes once they are.
-var recvByReadiness = os.Getenv("URING_NET_RECV") != "ring"
+// recvDesign is how stream sockets receive (issue 13): design (b),
+// readiness, by default; URING_NET_RECV=ring selects design (c), a recv on
+// the ring per Read, and URING_NET_RECV=multi design (a), a multishot
+// receive into a pool (recvmulti_linux.go), while the designs are measured
+// side by side (docs/design.md). The switch goes once they are.
+type recvDesign uint8
+
+const (
+	recvReady recvDesign = iota
+	recvRing
+	recvMulti
+)
+
+var recvMode = map[string]recvDesign{"ring": recvRing, "multi": recvMulti}[os.Getenv("URING_NET_RECV")]
