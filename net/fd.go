@@ -42,9 +42,7 @@ type sock struct {
 	ringfd.FD
 	unlink string       // a unix listener's socket file, removed at Close
 	accept *acceptQueue // a listener's
-	ready  readiness    // a stream socket's readability, by design (b) (ready_linux.go)
-	recv   recvQueue    // a stream socket's received data, by design (a) (recvmulti_linux.go)
-	recvBy recvDesign   // how a stream socket receives; design (c) for other types
+	ready  readiness    // a stream socket's readability (ready_linux.go)
 }
 
 // sockKind is what a socket's descriptor layer reports like std's net does.
@@ -54,13 +52,6 @@ func newFD(r *uring.Ring, fd, family, sotype int, network string) *netFD {
 	nfd := &netFD{sock: &sock{}, family: family, sotype: sotype, net: network}
 	nfd.Init(r, fd, sockKind)
 	nfd.ready.init(&nfd.sock.FD)
-	nfd.recvBy = recvRing
-	if sotype == unix.SOCK_STREAM {
-		nfd.recvBy = recvMode
-		if recvMode == recvMulti && !recvByMultishot(r) {
-			nfd.recvBy = recvReady
-		}
-	}
 	nfd.cleanup = runtime.AddCleanup(nfd, collected, nfd.sock)
 	return nfd
 }
@@ -122,11 +113,8 @@ func (fd *netFD) Read(b []byte) (int, error) {
 		}
 		return 0, nil
 	}
-	switch fd.recvBy {
-	case recvReady:
+	if fd.sotype == unix.SOCK_STREAM {
 		return fd.readReady(b)
-	case recvMulti:
-		return fd.readMulti(b)
 	}
 	return fd.readRing(b)
 }
@@ -151,31 +139,23 @@ func (fd *netFD) readRing(b []byte) (int, error) {
 
 // Write sends all of b or returns an error, as std's netFD.Write.
 func (fd *netFD) Write(b []byte) (int, error) {
-	if fd.recvBy != recvRing && len(b) > 0 { // designs (a) and (b) send by readiness
+	if fd.sotype == unix.SOCK_STREAM && len(b) > 0 {
 		return fd.writeReady(b)
 	}
 	return fd.writeRing(b)
 }
 
-// writeRing is Write by sends on the ring, in a function of its own for
-// the reason readRing is.
+// writeRing is Write by one send on the ring, for a datagram (an empty one
+// too: it goes whole or not at all) and an empty stream write; in a
+// function of its own for the reason readRing is.
 func (fd *netFD) writeRing(b []byte) (int, error) {
 	fd.wmu.Lock()
 	defer fd.wmu.Unlock()
-	if len(b) == 0 || fd.sotype != unix.SOCK_STREAM {
-		// One send: a datagram (an empty one too) goes whole or not at all.
-		res, err := fd.FD.Write(ops.Send(fd.Sysfd, b, unix.MSG_NOSIGNAL), "write")
-		if err != nil {
-			return 0, fd.opErr("write", err)
-		}
-		return res.N(), nil
+	res, err := fd.FD.Write(ops.Send(fd.Sysfd, b, unix.MSG_NOSIGNAL), "write")
+	if err != nil {
+		return 0, fd.opErr("write", err)
 	}
-	ctx := fd.WD.Context()
-	n, err := fd.Transfer(b, io.ErrUnexpectedEOF, func(chunk []byte, _ int) (int, error) {
-		res, err := fd.DoRef(ctx, ops.Send(fd.Sysfd, chunk, unix.MSG_NOSIGNAL), "write")
-		return res.N(), err
-	})
-	return n, fd.opErr("write", err)
+	return res.N(), nil
 }
 
 // Close cancels the calls in flight, waits for the kernel to finish them,
@@ -191,7 +171,6 @@ func (s *sock) release() error {
 	if s.accept != nil {
 		s.accept.closeAll()
 	}
-	s.releaseRecv()
 	if s.unlink != "" {
 		_ = unix.Unlink(s.unlink)
 	}

@@ -3,7 +3,6 @@ package net
 import (
 	"context"
 	"io"
-	"os"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -99,11 +98,8 @@ func (r *readiness) arm() error {
 // stack: an idle connection's goroutine keeps the smallest stack. A failure
 // is left for the first Read, which arms again and reports it.
 func (fd *netFD) armReady() {
-	switch fd.recvBy {
-	case recvReady:
+	if fd.sotype == unix.SOCK_STREAM {
 		_ = fd.ready.arm()
-	case recvMulti:
-		_ = fd.armRecv()
 	}
 }
 
@@ -205,18 +201,3 @@ func sockIO(trap uintptr, fd int, b []byte, flags int) (int, error) {
 // rawIOMax: a copy of 64 KiB takes a few microseconds, as long as a stretch
 // of Go code between preemption points may.
 const rawIOMax = 64 << 10
-
-// recvDesign is how stream sockets receive (issue 13): design (b),
-// readiness, by default; URING_NET_RECV=ring selects design (c), a recv on
-// the ring per Read, and URING_NET_RECV=multi design (a), a multishot
-// receive into a pool (recvmulti_linux.go), while the designs are measured
-// side by side (docs/design.md). The switch goes once they are.
-type recvDesign uint8
-
-const (
-	recvReady recvDesign = iota
-	recvRing
-	recvMulti
-)
-
-var recvMode = map[string]recvDesign{"ring": recvRing, "multi": recvMulti}[os.Getenv("URING_NET_RECV")]

@@ -30,9 +30,6 @@ func readyRing(t *testing.T) *uring.Ring {
 		}
 		t.Skipf("io_uring unavailable here: %v", err)
 	}
-	if recvMode == recvRing {
-		t.Skip("stream sockets receive by a recv on the ring here (URING_NET_RECV=ring): no receive stays armed")
-	}
 	// Room for every connection's armed poll: each holds a request slot,
 	// and uring.New's table (the CQ's size) is smaller than the tests'
 	// 1,000 connections.

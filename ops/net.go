@@ -107,20 +107,6 @@ func RecvMulti(fd int, group uint16, flags int) Op {
 		Flags: FlagBufferSelect, BufIndex: group}
 }
 
-// RecvMultiLimit is RecvMulti that ends once it has received total bytes
-// (it may overshoot by less than one buffer): the completion that reaches
-// the limit comes without CQEFlagMore, and the caller re-arms when it wants
-// more. A consumer bounds what it holds unread this way, so TCP flow control
-// still reaches the sender. Linux 6.17 (sqe.optlen); older kernels fail the
-// request with EINVAL.
-func RecvMultiLimit(fd int, group uint16, flags int, total uint32) Op {
-	op := RecvMulti(fd, group, flags)
-	if op.err == nil {
-		op.SpliceFdIn = int32(total) // optlen shares the union with splice_fd_in
-	}
-	return op
-}
-
 // SendZC sends b without copying it into the kernel: the request posts its
 // result, then a notification once the kernel no longer needs b. A ring's
 // blocking call returns after the notification.
