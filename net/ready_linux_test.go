@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/goaio/uring"
 )
@@ -271,4 +272,103 @@ func echoConn(c net.Conn) {
 			return
 		}
 	}
+}
+
+// A connection whose server never reads holds nothing of the server's: TCP
+// flow control stops its sender (a write deadline ends its writes), every
+// byte it wrote is still in the kernel (the server socket's receive queue
+// plus the client's send queue), and busy connections beside it echo their
+// data intact meanwhile (issue 13's flow-control test; under readiness the
+// cap of a connection is its socket buffer).
+func TestReadyNonReadingConnHoldsNothing(t *testing.T) {
+	ln, err := (&ListenConfig{Ring: readyRing(t)}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	silentSrv := make(chan net.Conn, 1)
+	go func() {
+		first := true
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if first { // never read
+				first = false
+				silentSrv <- c
+				continue
+			}
+			go echoConn(c)
+		}
+	}()
+	silent, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer silent.Close()
+	srv := <-silentSrv
+	defer srv.Close()
+
+	const busy, perConn = 8, 1 << 20
+	errs := make(chan error, busy)
+	for i := range busy {
+		go func() { errs <- echoCheck(ln.Addr().String(), byte(i), perConn) }()
+	}
+	written := 0
+	chunk := make([]byte, 64<<10)
+	require.NoError(t, silent.SetWriteDeadline(time.Now().Add(2*time.Second)))
+	for {
+		n, err := silent.Write(chunk)
+		written += n
+		if err != nil {
+			require.ErrorIs(t, err, os.ErrDeadlineExceeded, "the sender is stopped by flow control")
+			break
+		}
+		require.Less(t, written, 1<<30, "a gigabyte written to a connection nobody reads")
+	}
+	for range busy {
+		require.NoError(t, <-errs)
+	}
+	queued := func() int {
+		var inq, outq int
+		require.NoError(t, srv.(*TCPConn).fd.control(func(fd int) error {
+			inq, err = unix.IoctlGetInt(fd, unix.SIOCINQ)
+			return err
+		}))
+		raw, err := silent.(*net.TCPConn).SyscallConn()
+		require.NoError(t, err)
+		require.NoError(t, raw.Control(func(fd uintptr) { outq, err = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ) }))
+		require.NoError(t, err)
+		return inq + outq
+	}
+	require.Eventually(t, func() bool { return queued() == written }, 5*time.Second, 10*time.Millisecond,
+		"every byte written is in the kernel's queues (%d written)", written)
+	t.Logf("%d bytes written before flow control stopped the sender, all in the kernel's queues", written)
+}
+
+// echoCheck sends n bytes of a pattern through an echo server and checks
+// what comes back.
+func echoCheck(addr string, seed byte, n int) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(60 * time.Second)); err != nil {
+		return err
+	}
+	out := make([]byte, 4<<10)
+	in := make([]byte, len(out))
+	for sent := 0; sent < n; sent += len(out) {
+		for i := range out {
+			out[i] = seed + byte(sent/len(out)+i)
+		}
+		if _, err := c.Write(out); err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(c, in); err != nil {
+			return err
+		}
+		if string(in) != string(out) {
+			return fmt.Errorf("echo %d: data differs at offset %d", seed, sent)
+		}
+	}
+	return nil
 }
