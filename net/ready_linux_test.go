@@ -70,7 +70,16 @@ func TestReadyDeadlineNoKernelCancel(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "a", string(buf[:n]))
 
-	before := r.Stats().Submitted
+	// What the listener and the connection armed reaches the kernel on its
+	// own time (a staged submission, the accept-ahead): count from when it
+	// has (CI once saw one such submission land inside the loop).
+	var before uint64
+	require.Eventually(t, func() bool {
+		a := r.Stats().Submitted
+		time.Sleep(20 * time.Millisecond)
+		before = r.Stats().Submitted
+		return before == a
+	}, 5*time.Second, time.Millisecond)
 	for range 50 {
 		require.NoError(t, srv.SetReadDeadline(time.Now().Add(-time.Second)))
 		_, err := srv.Read(buf)
