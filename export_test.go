@@ -35,3 +35,11 @@ func HoldCQ(r *Ring) (release func()) {
 func DoOnShard(ctx context.Context, r *Ring, i int, op ops.Op) (Result, error) {
 	return r.shards[i].do(ctx, &op)
 }
+
+// BufferRingsRegistered is how many buffer rings r has registered and not
+// closed.
+func BufferRingsRegistered(r *Ring) int {
+	r.regMu.Lock()
+	defer r.regMu.Unlock()
+	return len(r.bufRings)
+}

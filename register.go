@@ -278,15 +278,6 @@ func (br *BufferRing) Release(res Result) {
 	br.mu.Unlock()
 }
 
-// BufferRing returns the buffer ring registered as group by NewBufferRing,
-// or nil. A library that shares a Ring with its caller (net's receive pool)
-// finds its own group this way instead of keeping a map of Rings.
-func (r *Ring) BufferRing(group uint16) *BufferRing {
-	r.regMu.Lock()
-	defer r.regMu.Unlock()
-	return r.bufRings[group]
-}
-
 // recycle hands back the provided buffer of group that res used.
 func (r *Ring) recycle(group uint16, res Result) {
 	r.regMu.Lock()

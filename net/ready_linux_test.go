@@ -131,9 +131,7 @@ func TestReadyIdleReaderStack(t *testing.T) {
 		fmt.Printf("stack-per-reader %d\n", idleReaderStack(t, side))
 		return
 	}
-	if _, err := uring.New(); err != nil {
-		t.Skipf("io_uring unavailable here: %v", err)
-	}
+	readyRing(t) // the skips
 	if cgocheck2 {
 		t.Skip("GOEXPERIMENT=cgocheck2 checks every pointer write on the writer's stack, which grows it: the stack bound holds for normal builds")
 	}
