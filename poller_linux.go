@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -91,8 +92,11 @@ func (p *poller) run(rc syscall.RawConn) {
 			if p.stopping.Load() {
 				return true
 			}
-			_, err := unix.Read(int(fd), buf[:])
-			return err != unix.EAGAIN
+			// A bare read(2): unix.Read would acquire x/sys's ioSync under
+			// -race, ordering every completion after every unix.Write in
+			// the process and hiding a goroutine's race with the kernel.
+			_, _, errno := unix.Syscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+			return errno != unix.EAGAIN
 		})
 		// Not idle any more: a deadline is set (by this loop, or by a
 		// submitter in watch) unless idle was still set, or one expired (a

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -44,6 +45,12 @@ func racyRead(t *testing.T) {
 		_, _ = r.Do(context.Background(), ops.Read(rd, buf, -1))
 		close(done)
 	}()
+	// The read parks its caller, so the poller reaps it after the write
+	// below: unix.Write's race annotation (a release on x/sys's ioSync) must
+	// not reach the reaper and order the kernel's write after this load.
+	for r.Stats().Parks == 0 {
+		time.Sleep(time.Millisecond)
+	}
 	raceSink = buf[0] // races with the kernel's write reported at completion
 	unix.Write(wr, []byte("x"))
 	<-done
