@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 	if err := uring.Available(); err != nil && os.Getenv("URING_REQUIRE") != "1" {
 		fmt.Printf("stacks: the mixes with a ring side skip: io_uring unavailable: %v\n", err)
 	}
-	goleak.VerifyTestMain(m, fasthttpSleepers...)
+	goleak.VerifyTestMain(m, append(fasthttpSleepers, gnetPool...)...)
 }
 
 // fasthttpSleepers are fasthttp's own background goroutines (its worker
@@ -40,6 +40,13 @@ var fasthttpSleepers = []goleak.Option{
 	goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*Client).mCleaner"),
 	goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
 	goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+}
+
+// gnetPool is the worker pool gnet's package starts when it is loaded (ants'
+// cleaner and clock), which lives as long as the process.
+var gnetPool = []goleak.Option{
+	goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+	goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
 }
 
 // side is one end's sockets: this module's ring or std's netpoller.

@@ -27,7 +27,7 @@ import (
 //
 // In the child, these environment variables are read:
 //
-//	URING_LOOPBACK_SERVER      the role: "<stack>-<server>", stack "uring" or "std", server a name in Servers
+//	URING_LOOPBACK_SERVER      the role: "<stack>-<server>", stack "uring" or "std", server a name in Servers; or a role of OwnListener
 //	URING_LOOPBACK_CPUPROFILE  P: each server writes its CPU profile to P.<role> (the last one of a role stays)
 //	URING_LOOPBACK_MEMSTATS    if set, the server prints its runtime memory on stderr at the end and on SIGUSR1
 const (
@@ -55,6 +55,9 @@ func ServeIfChild() {
 // serve runs role's server until stdin closes, after printing its address
 // on stdout.
 func serve(role string) error {
+	if run := OwnListener[role]; run != nil {
+		return serveOwn(role, run)
+	}
 	stack, kind, ok := strings.Cut(role, "-")
 	run := Servers[kind]
 	if !ok || (stack != "uring" && stack != "std") || run == nil {
@@ -106,6 +109,26 @@ func serve(role string) error {
 	}
 	return err
 }
+
+// serveOwn runs a server of OwnListener until stdin closes.
+func serveOwn(role string, run func(listening func(addr string)) error) error {
+	if p := os.Getenv(cpuProfileEnv); p != "" {
+		if f, err := os.Create(p + "." + role); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		pprof.StopCPUProfile()
+		os.Exit(0)
+	}()
+	return run(func(addr string) { fmt.Println(addr) })
+}
+
+// OwnListener are the servers that bind their own socket (gnet, say), by
+// role: each calls listening with its address once it accepts. A module of
+// benchmarks adds its own before ServeIfChild.
+var OwnListener = map[string]func(listening func(addr string)) error{}
 
 // Servers are the servers a child can run on its listener, by name. A
 // module of benchmarks adds its own (fasthttp, say) before ServeIfChild.

@@ -11,8 +11,6 @@ import (
 	"os/exec"
 	"regexp"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -68,95 +66,22 @@ func requireRing(tb testing.TB) {
 	}
 }
 
-// echoLoad runs conns connections doing 128-byte round trips for d and
-// returns the round trips done.
-func echoLoad(tb testing.TB, addr string, conns int, d time.Duration) uint64 {
-	cs := make([]net.Conn, conns)
-	for i := range cs {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			tb.Fatalf("dial %d: %v", i, err)
-		}
-		cs[i] = c
-	}
-	defer func() {
-		for _, c := range cs {
-			c.Close()
-		}
-	}()
-	var total atomic.Uint64
-	var wg sync.WaitGroup
-	stop := time.Now().Add(d)
-	for _, c := range cs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			msg := bytes.Repeat([]byte{'x'}, 128)
-			in := make([]byte, 128)
-			n := uint64(0)
-			for time.Now().Before(stop) {
-				if _, err := c.Write(msg); err != nil {
-					break
-				}
-				if _, err := io.ReadFull(c, in); err != nil {
-					break
-				}
-				n++
-			}
-			total.Add(n)
-		}()
-	}
-	wg.Wait()
-	return total.Load()
-}
-
-type sideResult struct {
-	name    string
-	rate    float64       // operations per second
-	cpuPer  time.Duration // server CPU per operation
-	threads int
-	csPer   float64 // server context switches per operation
-}
-
-func (r sideResult) String() string {
-	return fmt.Sprintf("%-6s %12.0f ops/s  server CPU %8v/op  %.2f context switches/op  %d threads",
-		r.name, r.rate, r.cpuPer, r.csPer, r.threads)
-}
-
 // BenchmarkNetEcho: 1,000 connections doing 128-byte ping-pong against a
-// server on std net and one on this package, alternating rounds.
+// server on std net and one on this package, alternating rounds
+// (stacks.BenchmarkEchoGnet adds gnet to the same run).
 func BenchmarkNetEcho(b *testing.B) {
 	requireRing(b)
-	d := benchTime(b)
-	res := map[string]*sideResult{}
-	for round := 0; round < 2; round++ {
-		for _, side := range []string{"std", "uring"} {
-			s := startServer(b, side+"-echo")
-			echoLoad(b, s.Addr, 1000, d/10) // warm-up: connections, stacks
-			c0, s0 := s.CPU(), s.Switches()
-			t0 := time.Now()
-			n := echoLoad(b, s.Addr, 1000, d/2)
-			el := time.Since(t0)
-			cpu, cs := s.CPU()-c0, s.Switches()-s0
-			th := s.Threads()
-			s.Stop()
-			r := res[side]
-			if r == nil {
-				r = &sideResult{name: side}
-				res[side] = r
-			}
-			r.rate += float64(n) / el.Seconds() / 2
-			r.cpuPer += cpu / time.Duration(max(n, 1)) / 2
-			r.threads = max(r.threads, th)
-			r.csPer += float64(cs) / float64(max(n, 1)) / 2
-		}
+	res, err := loopback.CompareEcho([]string{"std-echo", "uring-echo"}, 1000, 2, benchTime(b)/2)
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.Log(res["std"].String())
-	b.Log(res["uring"].String())
-	b.ReportMetric(res["uring"].rate, "rt/s")
-	b.ReportMetric(res["std"].rate, "std-rt/s")
-	b.ReportMetric(res["uring"].rate/res["std"].rate, "xSTD")
-	b.ReportMetric(float64(res["uring"].cpuPer)/float64(res["std"].cpuPer), "cpu/rt-xSTD")
+	std, ours := res["std-echo"], res["uring-echo"]
+	b.Log(std)
+	b.Log(ours)
+	b.ReportMetric(ours.Rate, "rt/s")
+	b.ReportMetric(std.Rate, "std-rt/s")
+	b.ReportMetric(ours.Rate/std.Rate, "xSTD")
+	b.ReportMetric(float64(ours.CPUPer)/float64(std.CPUPer), "cpu/rt-xSTD")
 }
 
 // BenchmarkNetHTTP: wrk with 256 connections against net/http serving

@@ -1,0 +1,111 @@
+//go:build linux
+
+package stacks
+
+import (
+	"fmt"
+	"log"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/goaio/uring"
+	"github.com/goaio/uring/internal/loopback"
+)
+
+// gnet is the anchor of issue 13's echo figure: an epoll event loop per
+// core, what Go services pick today when std net is not fast enough. It
+// binds its own socket, so it runs as an OwnListener role.
+func init() {
+	loopback.OwnListener["gnet-echo"] = func(listening func(addr string)) error {
+		return gnet.Run(&gnetEcho{listening: listening}, "tcp://127.0.0.1:0",
+			gnet.WithMulticore(true), gnet.WithLogger(stderrLogger{log.New(os.Stderr, "gnet: ", 0)}))
+	}
+}
+
+// gnetEcho echoes what each connection sends, as loopback.ServeEcho does.
+type gnetEcho struct {
+	gnet.BuiltinEventEngine
+	listening func(addr string)
+}
+
+// OnBoot reports the port the kernel picked.
+func (e *gnetEcho) OnBoot(eng gnet.Engine) gnet.Action {
+	fd, err := eng.Dup()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gnet: dup listener:", err)
+		return gnet.Shutdown
+	}
+	defer unix.Close(fd)
+	sa, err := unix.Getsockname(fd)
+	in4, ok := sa.(*unix.SockaddrInet4)
+	if err != nil || !ok {
+		fmt.Fprintln(os.Stderr, "gnet: listener address:", sa, err)
+		return gnet.Shutdown
+	}
+	e.listening(fmt.Sprintf("127.0.0.1:%d", in4.Port))
+	return gnet.None
+}
+
+func (e *gnetEcho) OnTraffic(c gnet.Conn) gnet.Action {
+	buf, _ := c.Next(-1)
+	if _, err := c.Write(buf); err != nil {
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// stderrLogger keeps gnet's log off stdout, where the child's first line
+// is its address, and drops its chatter below warnings.
+type stderrLogger struct{ *log.Logger }
+
+func (stderrLogger) Debugf(string, ...any) {}
+func (stderrLogger) Infof(string, ...any)  {}
+func (l stderrLogger) Warnf(f string, a ...any) {
+	l.Printf(f, a...)
+}
+func (l stderrLogger) Errorf(f string, a ...any) { l.Printf(f, a...) }
+func (l stderrLogger) Fatalf(f string, a ...any) { l.Logger.Fatalf(f, a...) }
+
+// TestGnetEchoChild: the gnet role starts as a child and echoes every byte
+// intact, so the benchmark below measures a working server.
+func TestGnetEchoChild(t *testing.T) {
+	s, err := loopback.StartChild("gnet-echo")
+	require.NoError(t, err)
+	n, err := loopback.EchoLoad(s.Addr, 20, 200*time.Millisecond)
+	require.NoError(t, err)
+	require.Positive(t, n)
+	require.NoError(t, s.Stop())
+}
+
+// BenchmarkEchoGnet: issue 13's echo figure with gnet in the same run: 1,000
+// connections doing 128-byte ping-pong against echo servers on std net, on
+// this module's net and on gnet, each in a child process, two rounds
+// alternating, 3 s each (URING_BENCH_TIME overrides).
+func BenchmarkEchoGnet(b *testing.B) {
+	if err := uring.Available(); err != nil {
+		b.Skipf("io_uring unavailable here: %v", err)
+	}
+	d := 3 * time.Second
+	if s := os.Getenv("URING_BENCH_TIME"); s != "" {
+		var err error
+		d, err = time.ParseDuration(s)
+		require.NoError(b, err, "URING_BENCH_TIME")
+	}
+	roles := []string{"std-echo", "uring-echo", "gnet-echo"}
+	res, err := loopback.CompareEcho(roles, 1000, 2, d)
+	require.NoError(b, err)
+	for _, role := range roles {
+		b.Log(res[role])
+	}
+	std := res["std-echo"]
+	for _, side := range []struct{ role, unit string }{{"uring-echo", ""}, {"gnet-echo", "gnet-"}} {
+		r := res[side.role]
+		b.ReportMetric(r.Rate/std.Rate, side.unit+"xSTD")
+		b.ReportMetric(float64(r.CPUPer)/float64(std.CPUPer), side.unit+"cpu/rt-xSTD")
+	}
+}
