@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,7 +36,12 @@ func CompareEcho(roles []string, conns, rounds int, d time.Duration) (map[string
 	res := map[string]*EchoResult{}
 	for range rounds {
 		for _, role := range roles {
-			s, err := StartChild(role)
+			name, env, _ := strings.Cut(role, "|") // TEMP measurement: role|K=V
+			var envs []string
+			if env != "" {
+				envs = []string{env}
+			}
+			s, err := StartChild(name, envs...)
 			if err != nil {
 				return nil, err
 			}
