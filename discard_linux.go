@@ -22,7 +22,7 @@ func (r *Ring) discard(s *shard, op *ops.Op, res Result) {
 	}
 	if op.SpliceFdIn != 0 { // a direct descriptor: Res is its table slot
 		c := ops.CloseFixed(int(res.Res))
-		s.do(context.Background(), &c, false)
+		s.do(context.Background(), &c)
 		return
 	}
 	syscall.Close(int(res.Res))

@@ -54,28 +54,11 @@ func (r *Ring) Do(ctx context.Context, op ops.Op) (Result, error) {
 	if s == nil {
 		return r.doEvery(ctx, &op)
 	}
-	return s.do(ctx, &op, false)
+	return s.do(ctx, &op)
 }
 
-// DoShared is Do for an op that can wait a moment to share its enter with
-// other callers' (a small send from each of many connections): it is
-// staged, and the shard's flusher submits everything staged once the
-// goroutines runnable now have had the processor. Its caller parks until
-// the op completes and never runs the submit path on its own stack.
-func (r *Ring) DoShared(ctx context.Context, op ops.Op) (Result, error) {
-	s, err := r.begin(ctx, &op, false)
-	if err != nil {
-		return Result{}, err
-	}
-	if s == nil {
-		return r.doEvery(ctx, &op)
-	}
-	return s.do(ctx, &op, true)
-}
-
-// do runs an admitted op on s and waits for it; shared leaves its
-// submission to the flusher (DoShared).
-func (s *shard) do(ctx context.Context, op *ops.Op, shared bool) (Result, error) {
+// do runs an admitted op on s and waits for it.
+func (s *shard) do(ctx context.Context, op *ops.Op) (Result, error) {
 	idx, sl, err := s.acquire(ctx)
 	if err != nil {
 		return Result{}, err
@@ -85,11 +68,7 @@ func (s *shard) do(ctx context.Context, op *ops.Op, shared bool) (Result, error)
 	if err != nil {
 		return Result{}, err
 	}
-	if shared {
-		s.stageShared(entries[:n])
-	} else {
-		s.stage(entries[:n], idx)
-	}
+	s.stage(entries[:n], idx)
 	s.await(ctx, sl, func() { s.cancelFor(ctx, sl) })
 	res, err := s.outcome(sl)
 	s.release(idx)

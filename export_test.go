@@ -33,7 +33,7 @@ func HoldCQ(r *Ring) (release func()) {
 // DoOnShard runs op on r's shard i, whichever goroutine calls: a test can
 // then look at every shard's kernel ring.
 func DoOnShard(ctx context.Context, r *Ring, i int, op ops.Op) (Result, error) {
-	return r.shards[i].do(ctx, &op, false)
+	return r.shards[i].do(ctx, &op)
 }
 
 // BufferRingsRegistered is how many buffer rings r has registered and not

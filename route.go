@@ -131,7 +131,7 @@ func (r *Ring) doEvery(ctx context.Context, op *ops.Op) (Result, error) {
 		if err := s.admit(op, false); err != nil {
 			return Result{}, err
 		}
-		res, err := s.do(ctx, op, false)
+		res, err := s.do(ctx, op)
 		if errors.Is(err, syscall.ENOENT) {
 			continue
 		}

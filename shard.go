@@ -32,11 +32,6 @@ type shard struct {
 	staged     int
 	stageCap   int
 	submitting bool
-	// The flusher (DoShared): started on first use; flushPending says it
-	// was woken and has not yet taken the staged entries.
-	flushPending bool
-	flushWake    chan struct{}
-	flushDone    chan struct{}
 
 	// Completion: cqMu serialises reaping; cqes is its C buffer.
 	cqMu      sync.Mutex
@@ -174,14 +169,7 @@ func (s *shard) close(self uint64) {
 		time.Sleep(50 * time.Microsecond)
 		s.mu.Lock()
 	}
-	flushDone := s.flushDone
-	if s.flushWake != nil {
-		close(s.flushWake) // no stageShared sends after shardStopped
-	}
 	s.mu.Unlock()
-	if flushDone != nil {
-		<-flushDone
-	}
 	s.statsMu.Lock()
 	s.final = s.k.counters()
 	s.k.close()

@@ -39,52 +39,6 @@ func (s *shard) stage(entries []sqe, self int32) {
 	s.flushLocked(self)
 }
 
-// stageShared appends entries like stage, but leaves their submission to
-// the shard's flusher (DoShared), which it wakes unless a submitter is
-// active (that one's loop takes them) or a flush is already pending.
-func (s *shard) stageShared(entries []sqe) {
-	s.mu.Lock()
-	if s.state.Load() >= shardStopped {
-		s.mu.Unlock()
-		return
-	}
-	for s.staged+len(entries) > s.stageCap {
-		s.nSQWaits.Add(1)
-		s.spaceWait++
-		s.space.Wait()
-		s.spaceWait--
-	}
-	base := unsafe.Add(s.staging[s.cur], s.staged*sqeSize)
-	copy(unsafe.Slice((*sqe)(base), len(entries)), entries)
-	s.staged += len(entries)
-	if !s.submitting && !s.flushPending {
-		s.flushPending = true
-		if s.flushWake == nil {
-			s.flushWake, s.flushDone = make(chan struct{}, 1), make(chan struct{})
-			go s.flusher(s.flushWake, s.flushDone)
-		}
-		select {
-		case s.flushWake <- struct{}{}:
-		default:
-		}
-	}
-	s.mu.Unlock()
-}
-
-// flusher submits what stageShared staged. Woken, it first lets the
-// goroutines that are runnable now run (they are often connections a
-// completion just readied, about to send too), then submits it all in one
-// enter. It ends when the shard stops (close closes wake).
-func (s *shard) flusher(wake <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
-	for range wake {
-		runtime.Gosched()
-		s.mu.Lock()
-		s.flushPending = false
-		s.flushLocked(-1)
-	}
-}
-
 // flushLocked runs the submitter loop if no submitter is active. Called with
 // mu held; returns with mu released.
 func (s *shard) flushLocked(self int32) {

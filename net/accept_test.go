@@ -32,7 +32,6 @@ func TestAcceptQueue(t *testing.T) {
 		t.Skipf("io_uring unavailable here: %v", err)
 	}
 	defer goleak.VerifyNone(t, goleak.IgnoreAnyFunction("github.com/goaio/uring.(*poller).run"),
-		goleak.IgnoreAnyFunction("github.com/goaio/uring.(*shard).flusher"),
 		goleak.IgnoreAnyFunction("github.com/goaio/uring.(*callbacks).run")) // the Default ring's, which lives on
 	ln, err := unet.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

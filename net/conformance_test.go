@@ -119,7 +119,6 @@ func leakCheck(t *testing.T) {
 	cur := goleak.IgnoreCurrent()
 	t.Cleanup(func() {
 		goleak.VerifyNone(t, cur, goleak.IgnoreAnyFunction("github.com/goaio/uring.(*poller).run"),
-			goleak.IgnoreAnyFunction("github.com/goaio/uring.(*shard).flusher"),
 			goleak.IgnoreAnyFunction("github.com/goaio/uring.(*callbacks).run")) // the Default ring's, which lives on
 	})
 }

@@ -142,23 +142,8 @@ func (fd *netFD) readReady(b []byte) (int, error) {
 func (fd *netFD) writeReady(b []byte) (int, error) {
 	fd.wmu.Lock()
 	defer fd.wmu.Unlock()
-	step := fd.sendReady
-	if sendOnRing {
-		step = fd.sendRing
-	}
-	n, err := fd.Transfer(b, io.ErrUnexpectedEOF, step)
+	n, err := fd.Transfer(b, io.ErrUnexpectedEOF, fd.sendReady)
 	return n, fd.opErr("write", err)
-}
-
-// sendRing sends what the socket takes of chunk by a send on the ring (a
-// Transfer step): sends staged by many connections share an enter.
-func (fd *netFD) sendRing(chunk []byte, _ int) (int, error) {
-	if sendShared {
-		res, err := fd.DoSharedRef(fd.WD.Context(), ops.Send(fd.Sysfd, chunk, unix.MSG_NOSIGNAL), "write")
-		return res.N(), err
-	}
-	res, err := fd.DoRef(fd.WD.Context(), ops.Send(fd.Sysfd, chunk, unix.MSG_NOSIGNAL), "write")
-	return res.N(), err
 }
 
 // sendReady sends what the socket takes of chunk (a Transfer step).

@@ -18,7 +18,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/goaio/uring"
 	unet "github.com/goaio/uring/net"
 )
 
@@ -99,12 +98,6 @@ func serve(role string) error {
 		// references would go on accepting for a while after Stop returns.
 		ln.Close()
 		pprof.StopCPUProfile()
-		if os.Getenv("URING_TMP_STATS") != "" && stack == "uring" { // TEMP
-			if r, err := uring.Default(); err == nil {
-				st := r.Stats()
-				fmt.Fprintf(os.Stderr, "%s %s: submitted %d batches %d meanbatch %.2f enters %d parks %d wakeups %d\n", role, os.Getenv("URING_NET_SEND"), st.Submitted, st.Batches, st.MeanBatch, st.Enters, st.Parks, st.Wakeups)
-			}
-		}
 		if os.Getenv(memStatsEnv) != "" {
 			memStats()
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,12 +35,7 @@ func CompareEcho(roles []string, conns, rounds int, d time.Duration) (map[string
 	res := map[string]*EchoResult{}
 	for range rounds {
 		for _, role := range roles {
-			name, env, _ := strings.Cut(role, "|") // TEMP measurement: role|K=V
-			var envs []string
-			if env != "" {
-				envs = []string{env}
-			}
-			s, err := StartChild(name, envs...)
+			s, err := StartChild(role)
 			if err != nil {
 				return nil, err
 			}

@@ -360,7 +360,6 @@ func BenchmarkLatencyUnderLoad(b *testing.B) {
 func TestLatencyUnderLoad(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(),
 		goleak.IgnoreAnyFunction("github.com/goaio/uring.(*poller).run"),
-		goleak.IgnoreAnyFunction("github.com/goaio/uring.(*shard).flusher"),
 		goleak.IgnoreAnyFunction("github.com/goaio/uring.(*callbacks).run")) // the Default ring's, which lives on
 	bs := startBurners(runtime.GOMAXPROCS(0))
 	defer bs.halt()

@@ -85,16 +85,6 @@ func (fd *FD) DoRef(ctx context.Context, op ops.Op, name string) (uring.Result, 
 	return res, nil
 }
 
-// DoSharedRef is DoRef by Ring.DoShared: the op shares an enter with
-// others staged meanwhile.
-func (fd *FD) DoSharedRef(ctx context.Context, op ops.Op, name string) (uring.Result, error) {
-	res, err := fd.Ring.DoShared(ctx, op)
-	if err != nil {
-		return res, fd.Err(ctx, name, err)
-	}
-	return res, nil
-}
-
 // Read runs op under the read deadline, Write under the write deadline.
 func (fd *FD) Read(op ops.Op, name string) (uring.Result, error) {
 	return fd.Do(fd.RD.Context(), op, name)
