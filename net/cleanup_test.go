@@ -50,6 +50,16 @@ func TestDefect10CollectedConnClosesFd(t *testing.T) {
 			}
 			return c, err
 		}},
+		{"tcp conn with pending deadlines", func(t *testing.T) (any, error) {
+			c, err := unet.Dial("tcp", std.Addr().String())
+			if err != nil {
+				return nil, err
+			}
+			accept(std)
+			// A timer armed for an hour must not keep the conn reachable.
+			require.NoError(t, c.SetDeadline(time.Now().Add(time.Hour)))
+			return c, nil
+		}},
 		{"listener with armed accept", func(t *testing.T) (any, error) {
 			ln, err := unet.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
