@@ -439,10 +439,12 @@ func (f *File) ReadFrom(r io.Reader) (int64, error) {
 		r = src.f
 	}
 	if src, ok := r.(*os.File); ok {
-		if err := f.pfd.Incref(); err != nil {
-			return 0, f.pathErr("write", err)
+		// os.File holds the descriptor by its own reference, which a source
+		// that blocks (a terminal) must not turn into a wait in Close (see
+		// spliceFrom).
+		if f.pfd.Closed() {
+			return 0, f.pathErr("write", os.ErrClosed)
 		}
-		defer f.pfd.Decref()
 		f.posMu.Lock()
 		defer f.posMu.Unlock()
 		return f.f.ReadFrom(src)
@@ -473,11 +475,12 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 		return dst.ReadFrom(f)
 	case *os.File, syscall.Conn:
 		// Another file, or a socket: the kernel copies directly
-		// (copy_file_range, sendfile), as it does for os.File.
-		if err := f.pfd.Incref(); err != nil {
-			return 0, f.pathErr("read", err)
+		// (copy_file_range, sendfile), as it does for os.File, which holds
+		// the descriptor by its own reference (see spliceFrom: a socket that
+		// never drains must not hold Close).
+		if f.pfd.Closed() {
+			return 0, f.pathErr("read", os.ErrClosed)
 		}
-		defer f.pfd.Decref()
 		f.posMu.Lock()
 		defer f.posMu.Unlock()
 		return f.f.WriteTo(w)

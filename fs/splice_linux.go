@@ -38,6 +38,12 @@ func streamOf(x any) (rc syscall.RawConn, name string, kind ringfd.StreamKind) {
 // thread hop per pipe-full and measured 0.71x os's read/write loop, where
 // splice(2) moves a pipe-full per system call.
 
+// While a copy waits on a stream (a silent peer, a full pipe) it holds the
+// file by os.File's own reference, not the ring's: os's Close returns at
+// once and the copy fails at its next step with "file already closed", as
+// it does on an os.File; the ring's reference would make Close wait for a
+// peer that may never move. No ring request is in flight on these paths.
+
 // spliceFrom copies up to remain bytes from a pipe into f at its file offset
 // with splice(2), and from a TCP or unix stream socket with os.File's own
 // splice path. handled is false when r is neither.
@@ -46,10 +52,9 @@ func (f *File) spliceFrom(r io.Reader, remain int64) (written int64, handled boo
 	if kind == ringfd.NotStream || f.append { // splice(2) refuses O_APPEND targets
 		return 0, false, nil
 	}
-	if f.pfd.Incref() != nil {
+	if f.pfd.Closed() {
 		return 0, true, f.pathErr("write", os.ErrClosed)
 	}
-	defer f.pfd.Decref()
 	f.posMu.Lock()
 	defer f.posMu.Unlock()
 	if kind == ringfd.SocketStream {
@@ -57,14 +62,22 @@ func (f *File) spliceFrom(r io.Reader, remain int64) (written int64, handled boo
 		n, err := f.f.ReadFrom(lr)
 		return n, true, err
 	}
+	frc, err := f.f.SyscallConn()
+	if err != nil {
+		return 0, true, err
+	}
 	for remain > 0 {
 		n, rerr, err := spliceReady(rc, false, func(fd int) (int64, error) {
-			return unix.Splice(fd, nil, f.pfd.Sysfd, nil, int(min(remain, ringfd.SpliceChunk)), unix.SPLICE_F_NONBLOCK)
+			return fileCall(frc, func(ffd int) (int64, error) {
+				return unix.Splice(fd, nil, ffd, nil, int(min(remain, ringfd.SpliceChunk)), unix.SPLICE_F_NONBLOCK)
+			})
 		})
-		if rerr != nil {
+		switch {
+		case rerr != nil:
 			return written, true, streamErr("read", name, rerr)
-		}
-		if err != nil {
+		case err == errFileClosed:
+			return written, true, f.pathErr("write", os.ErrClosed)
+		case err != nil:
 			return written, true, f.pathErr("write", os.NewSyscallError("splice", err))
 		}
 		if n == 0 {
@@ -84,20 +97,27 @@ func (f *File) spliceTo(w io.Writer) (written int64, handled bool, err error) {
 	if kind != ringfd.PipeStream {
 		return 0, false, nil
 	}
-	if f.pfd.Incref() != nil {
+	if f.pfd.Closed() {
 		return 0, true, f.pathErr("read", os.ErrClosed)
 	}
-	defer f.pfd.Decref()
 	f.posMu.Lock()
 	defer f.posMu.Unlock()
+	frc, err := f.f.SyscallConn()
+	if err != nil {
+		return 0, true, err
+	}
 	for {
 		n, werr, err := spliceReady(rc, true, func(fd int) (int64, error) {
-			return unix.Splice(f.pfd.Sysfd, nil, fd, nil, ringfd.SpliceChunk, unix.SPLICE_F_NONBLOCK)
+			return fileCall(frc, func(ffd int) (int64, error) {
+				return unix.Splice(ffd, nil, fd, nil, ringfd.SpliceChunk, unix.SPLICE_F_NONBLOCK)
+			})
 		})
-		if werr != nil {
+		switch {
+		case werr != nil:
 			return written, true, streamErr("write", name, werr)
-		}
-		if err != nil {
+		case err == errFileClosed:
+			return written, true, f.pathErr("read", os.ErrClosed)
+		case err != nil:
 			return written, true, f.pathErr("read", os.NewSyscallError("splice", err))
 		}
 		if n == 0 {
@@ -105,6 +125,21 @@ func (f *File) spliceTo(w io.Writer) (written int64, handled bool, err error) {
 		}
 		written += n
 	}
+}
+
+// errFileClosed: the file was closed between two steps of a copy.
+var errFileClosed = errors.New("file closed")
+
+// fileCall runs call, which must not block, on the file's descriptor under
+// os.File's reference (frc is its RawConn); errFileClosed once it is closed.
+func fileCall(frc syscall.RawConn, call func(fd int) (int64, error)) (n int64, err error) {
+	if cerr := frc.Write(func(fd uintptr) bool {
+		n, err = call(int(fd))
+		return true
+	}); cerr != nil {
+		return 0, errFileClosed
+	}
+	return n, err
 }
 
 // spliceReady runs call on the stream's descriptor inside its RawConn
