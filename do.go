@@ -81,6 +81,9 @@ func (s *shard) do(ctx context.Context, op *ops.Op) (Result, error) {
 func (s *shard) setup(ctx context.Context, sl *slot, op *ops.Op, mode slotMode, entries []sqe) (int, error) {
 	sl.mode = mode
 	sl.ctx = ctx
+	if mode == modeWait {
+		sl.waitable()
+	}
 	if err := s.prepare(&entries[0], sl, op); err != nil {
 		s.abort(sl)
 		return 0, err
@@ -164,6 +167,7 @@ func (s *shard) doBatch(ctx context.Context, batch []ops.Op, results []Result) e
 	for i := range batch {
 		sl := &s.slots[idx[i]]
 		sl.mode = modeWait
+		sl.waitable()
 		sl.ctx = ctx
 		if err := s.prepare(&entries[i], sl, &batch[i]); err != nil {
 			for _, j := range idx {

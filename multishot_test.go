@@ -117,3 +117,48 @@ func TestBufferRingRecycleWraps(t *testing.T) {
 	require.NoError(t, r.Close())
 	require.Zero(t, uring.BufferRingsRegistered(r), "Ring.Close closes the buffer rings still registered")
 }
+
+// countSink counts the final completions it is pushed.
+type countSink struct{ finals chan struct{} }
+
+func (s *countSink) Push(_ uring.Result, final bool) {
+	if final {
+		s.finals <- struct{}{}
+	}
+}
+
+// Arming a multishot request allocates nothing: a connection's readiness
+// poll stays armed for the connection's life, so whatever arming allocates
+// is memory every idle connection holds (issue 13, idle RSS). A slot that
+// has only held multishot requests has no wait channel.
+func TestMultishotArmAllocatesNothing(t *testing.T) {
+	if raceEnabled() {
+		t.Skip("-race: allocation counts are meaningless")
+	}
+	r := newRing(t, uring.WithShards(1))
+	var p [2]int
+	require.NoError(t, unix.Pipe2(p[:], unix.O_CLOEXEC))
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	const runs = 100
+	sink := &countSink{finals: make(chan struct{}, runs+1)}
+	armed := make([]uring.Multi, 0, runs+1)
+	allocs := testing.AllocsPerRun(runs, func() {
+		m, err := r.Multishot(ops.PollMultishot(p[0], unix.POLLIN), sink) // never readable
+		if err != nil {
+			panic(err)
+		}
+		armed = append(armed, m)
+	})
+	for _, m := range armed {
+		m.Cancel()
+	}
+	for range armed {
+		select {
+		case <-sink.finals:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a cancelled poll gave no final completion")
+		}
+	}
+	require.Zero(t, allocs, "allocations per armed multishot request")
+}

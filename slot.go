@@ -60,6 +60,15 @@ type slot struct {
 
 const slotPad = 192 - 176 // slot_test.go checks the size
 
+// waitable gives the slot its done channel on its first wait: a slot that
+// only ever holds multishot requests (a connection's readiness poll, armed
+// for the connection's life) never needs one.
+func (sl *slot) waitable() {
+	if sl.done == nil {
+		sl.done = make(chan struct{}, 1)
+	}
+}
+
 func (sl *slot) reset() {
 	sl.mode = modeWait
 	sl.gotFirst, sl.counted = false, false
@@ -112,13 +121,10 @@ func (s *shard) acquire(ctx context.Context) (int32, *slot, error) {
 	return idx, sl, nil
 }
 
-// slotFor returns slot idx for a new request, setting it up on first use.
+// slotFor returns slot idx for a new request.
 func (s *shard) slotFor(idx int32) *slot {
 	sl := &s.slots[idx]
-	if sl.done == nil {
-		sl.done = make(chan struct{}, 1)
-		sl.idx = idx
-	}
+	sl.idx = idx
 	return sl
 }
 

@@ -46,7 +46,6 @@ type FD struct {
 // Init readies fd for sysfd on r.
 func (fd *FD) Init(r *uring.Ring, sysfd int, kind *Kind) {
 	fd.Ring, fd.Sysfd, fd.kind = r, sysfd, kind
-	fd.ref.Init()
 	fd.RD.init(kind.ErrClosing)
 	fd.WD.init(kind.ErrClosing)
 }

@@ -5,13 +5,13 @@ import "sync/atomic"
 // refcount counts a descriptor's calls in flight, so that Close can wait
 // for them before closing it (the role of internal/poll's fdMutex) and an
 // fd number is never reused under a running operation.
+//
+// The zero value is ready. The channel that wakes Close is made only by a
+// Close that has calls to wait for: an idle connection holds none.
 type refcount struct {
-	state atomic.Int64 // closedBit | calls in flight
-	zero  chan struct{}
+	state atomic.Int64                 // closedBit | calls in flight
+	zero  atomic.Pointer[chan struct{}] // WaitZero's, once it waits
 }
-
-// Init readies a refcount embedded in another struct.
-func (r *refcount) Init() { r.zero = make(chan struct{}, 1) }
 
 const closedBit = int64(1) << 62
 
@@ -26,10 +26,12 @@ func (r *refcount) Incref() bool {
 
 // Decref drops a reference taken by Incref.
 func (r *refcount) Decref() {
-	if r.state.Add(-1) == closedBit {
-		select { // the last call out after Close: wake Close
-		case r.zero <- struct{}{}:
-		default:
+	if r.state.Add(-1) == closedBit { // the last call out after Close: wake Close
+		if ch := r.zero.Load(); ch != nil {
+			select {
+			case *ch <- struct{}{}:
+			default:
+			}
 		}
 	}
 }
@@ -54,8 +56,16 @@ func (r *refcount) Close() bool {
 func (r *refcount) Wait() bool { return r.state.Load() != closedBit }
 
 // WaitZero blocks until the last call in flight has returned.
+// Only the Close that marked the descriptor calls it. Its channel is
+// published before it looks at the count again: a last Decref either sees
+// the channel or ran before that look, which then finds no call left.
 func (r *refcount) WaitZero() {
+	if r.state.Load() == closedBit {
+		return
+	}
+	ch := make(chan struct{}, 1)
+	r.zero.Store(&ch)
 	for r.state.Load() != closedBit {
-		<-r.zero
+		<-ch
 	}
 }
