@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -33,6 +34,13 @@ type netFD struct {
 
 	rmu, wmu sync.Mutex
 	cleanup  runtime.Cleanup
+
+	// netpoll readiness (measurement): the read in flight, under rmu.
+	rc     syscall.RawConn
+	rbuf   []byte
+	rn     int
+	rerr   error
+	readFn func(uintptr) bool
 }
 
 // sock is what closing a socket needs, apart from its netFD: requests on
@@ -43,6 +51,7 @@ type sock struct {
 	unlink string       // a unix listener's socket file, removed at Close
 	accept *acceptQueue // a listener's
 	ready  readiness    // a stream socket's readability (ready_linux.go)
+	osf    *os.File     // netpoll readiness (measurement): the descriptor in Go's netpoller
 }
 
 // sockKind is what a socket's descriptor layer reports like std's net does.
@@ -113,6 +122,9 @@ func (fd *netFD) Read(b []byte) (int, error) {
 		}
 		return 0, nil
 	}
+	if fd.rc != nil {
+		return fd.readPoll(b)
+	}
 	if fd.sotype == unix.SOCK_STREAM {
 		return fd.readReady(b)
 	}
@@ -174,6 +186,9 @@ func (s *sock) release() error {
 	if s.unlink != "" {
 		_ = unix.Unlink(s.unlink)
 	}
+	if s.osf != nil {
+		return s.osf.Close()
+	}
 	return os.NewSyscallError("close", unix.Close(s.Sysfd))
 }
 
@@ -195,6 +210,9 @@ func (fd *netFD) setDeadline(t time.Time, read, write bool) error {
 	}
 	if read {
 		fd.RD.Set(t)
+		if fd.osf != nil {
+			fd.osf.SetReadDeadline(t)
+		}
 	}
 	if write {
 		fd.WD.Set(t)

@@ -2,9 +2,13 @@ package net
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net"
+	"os"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -98,9 +102,63 @@ func (r *readiness) arm() error {
 // stack: an idle connection's goroutine keeps the smallest stack. A failure
 // is left for the first Read, which arms again and reports it.
 func (fd *netFD) armReady() {
-	if fd.sotype == unix.SOCK_STREAM {
-		_ = fd.ready.arm()
+	if fd.sotype != unix.SOCK_STREAM {
+		return
 	}
+	if netpollReady {
+		fd.osf = os.NewFile(uintptr(fd.Sysfd), "")
+		if rc, err := fd.osf.SyscallConn(); err == nil {
+			fd.rc = rc
+			fd.readFn = fd.recvOnce
+			osf := fd.osf
+			fd.OnClose = func() { osf.SetReadDeadline(time.Unix(1, 0)) } // wakes a waiting reader
+			return
+		}
+		fd.osf = nil
+	}
+	_ = fd.ready.arm()
+}
+
+// recvOnce is the RawConn step of readPoll: false while nothing is there.
+func (fd *netFD) recvOnce(s uintptr) bool {
+	for {
+		fd.rn, fd.rerr = sockIO(unix.SYS_RECVFROM, int(s), fd.rbuf, unix.MSG_DONTWAIT)
+		if fd.rerr != syscall.EINTR {
+			return fd.rerr != syscall.EAGAIN
+		}
+	}
+}
+
+// readPoll is Read on a stream socket by readiness from Go's netpoller.
+func (fd *netFD) readPoll(b []byte) (int, error) {
+	fd.rmu.Lock()
+	defer fd.rmu.Unlock()
+	if err := fd.Incref(); err != nil {
+		return 0, fd.opErr("read", err)
+	}
+	defer fd.Decref()
+	if err := fd.RD.Err(); err != nil {
+		return 0, fd.opErr("read", err)
+	}
+	fd.rbuf = b
+	werr := fd.rc.Read(fd.readFn)
+	fd.rbuf = nil
+	if werr != nil {
+		if fd.Closed() {
+			return 0, fd.opErr("read", net.ErrClosed)
+		}
+		if errors.Is(werr, os.ErrDeadlineExceeded) {
+			return 0, fd.opErr("read", os.ErrDeadlineExceeded)
+		}
+		return 0, fd.opErr("read", werr)
+	}
+	if fd.rerr != nil {
+		return 0, fd.opErr("read", fd.Err(context.Background(), "read", fd.rerr))
+	}
+	if fd.rn == 0 {
+		return 0, io.EOF
+	}
+	return fd.rn, nil
 }
 
 // readReady is Read on a stream socket by readiness.
