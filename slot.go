@@ -61,8 +61,8 @@ type slot struct {
 const slotPad = 192 - 176 // slot_test.go checks the size
 
 // waitable gives the slot its done channel on its first wait: a slot that
-// only ever holds multishot requests (a connection's readiness poll, armed
-// for the connection's life) never needs one.
+// only ever holds multishot requests (an accept or receive armed for a
+// long time) never needs one.
 func (sl *slot) waitable() {
 	if sl.done == nil {
 		sl.done = make(chan struct{}, 1)

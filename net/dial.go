@@ -295,7 +295,9 @@ func (d *Dialer) dialOne(ctx context.Context, r *uring.Ring, network, address st
 		return fail(mapCtxErr(err))
 	}
 	fd.setAddrs()
-	fd.armReady()
+	if err := fd.initPoll(); err != nil {
+		return fail(err)
+	}
 	switch sotype {
 	case unix.SOCK_DGRAM:
 		if family == unix.AF_UNIX {

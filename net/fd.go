@@ -35,12 +35,14 @@ type netFD struct {
 	rmu, wmu sync.Mutex
 	cleanup  runtime.Cleanup
 
-	// netpoll readiness (measurement): the read in flight, under rmu.
-	rc     syscall.RawConn
-	rbuf   []byte
-	rn     int
-	rerr   error
-	readFn func(uintptr) bool
+	// A stream connection's waits in the netpoller (ready_linux.go): osf's
+	// RawConn, and the state of the read (under rmu) and the write (under
+	// wmu) in progress, kept here so that a call allocates nothing.
+	rc              syscall.RawConn
+	rbuf, wbuf      []byte
+	rn, wn          int
+	rerr, werr      error
+	readFn, writeFn func(uintptr) bool
 }
 
 // sock is what closing a socket needs, apart from its netFD: requests on
@@ -50,8 +52,7 @@ type sock struct {
 	ringfd.FD
 	unlink string       // a unix listener's socket file, removed at Close
 	accept *acceptQueue // a listener's
-	ready  readiness    // a stream socket's readability (ready_linux.go)
-	osf    *os.File     // netpoll readiness (measurement): the descriptor in Go's netpoller
+	osf    *os.File     // a stream connection's descriptor in Go's netpoller (ready_linux.go)
 }
 
 // sockKind is what a socket's descriptor layer reports like std's net does.
@@ -60,7 +61,6 @@ var sockKind = &ringfd.Kind{ErrClosing: net.ErrClosed, CancelOnClose: true, Sysc
 func newFD(r *uring.Ring, fd, family, sotype int, network string) *netFD {
 	nfd := &netFD{sock: &sock{}, family: family, sotype: sotype, net: network}
 	nfd.Init(r, fd, sockKind)
-	nfd.ready.init(&nfd.sock.FD)
 	nfd.cleanup = runtime.AddCleanup(nfd, collected, nfd.sock)
 	return nfd
 }
@@ -123,10 +123,7 @@ func (fd *netFD) Read(b []byte) (int, error) {
 		return 0, nil
 	}
 	if fd.rc != nil {
-		return fd.readPoll(b)
-	}
-	if fd.sotype == unix.SOCK_STREAM {
-		return fd.readReady(b)
+		return fd.readStream(b)
 	}
 	return fd.readRing(b)
 }
@@ -151,8 +148,8 @@ func (fd *netFD) readRing(b []byte) (int, error) {
 
 // Write sends all of b or returns an error, as std's netFD.Write.
 func (fd *netFD) Write(b []byte) (int, error) {
-	if fd.sotype == unix.SOCK_STREAM && len(b) > 0 {
-		return fd.writeReady(b)
+	if fd.rc != nil && len(b) > 0 {
+		return fd.writeStream(b)
 	}
 	return fd.writeRing(b)
 }
@@ -211,11 +208,14 @@ func (fd *netFD) setDeadline(t time.Time, read, write bool) error {
 	if read {
 		fd.RD.Set(t)
 		if fd.osf != nil {
-			fd.osf.SetReadDeadline(t)
+			_ = fd.osf.SetReadDeadline(t)
 		}
 	}
 	if write {
 		fd.WD.Set(t)
+		if fd.osf != nil {
+			_ = fd.osf.SetWriteDeadline(t)
+		}
 	}
 	return nil
 }

@@ -146,7 +146,10 @@ func (l *listener) accept() (*netFD, error) {
 	}
 	fd := newFD(l.fd.Ring, nfd, l.fd.family, l.fd.sotype, l.fd.net)
 	fd.setAddrs()
-	fd.armReady()
+	if err := fd.initPoll(); err != nil {
+		fd.Close()
+		return nil, err
+	}
 	return fd, nil
 }
 

@@ -6,120 +6,50 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/goaio/uring"
-	"github.com/goaio/uring/internal/ringfd"
-	"github.com/goaio/uring/ops"
 )
 
-// Readiness (issue 13, design (b)): a stream socket's data moves by plain
-// non-blocking system calls, recv and send with MSG_DONTWAIT, as std's
-// netFD moves it; the ring only says when the socket is ready. One
-// multishot poll per connection (armed by Accept or Dial, or else by the
-// first read that finds nothing) stays armed until Close and posts a
-// completion each time data arrives: no request per Read, no kernel
-// cancel when a deadline passes (the reader wakes in user space and the poll
-// stays armed), no buffer held by an idle connection.
+// Readiness (issue 13, design (d)): a stream connection's data moves by
+// plain non-blocking system calls, recvfrom and sendto with MSG_DONTWAIT, and
+// when the socket has nothing to read or no room to write, the goroutine
+// waits in Go's netpoller, as std's does: the descriptor is also an os.File
+// (pollable, in the netpoller's epoll), and the waits go through its
+// RawConn. A readiness event then costs what it costs std: no request on the
+// ring, no task work for a thread, no completion to reap, no hop through the
+// ring's poller goroutine; an idle connection holds no slot and no channel,
+// and a passed deadline wakes the reader in user space. The ring keeps what
+// it does better: accept ahead, connect, and the copies (splice, sendfile).
+// docs/design.md has the four designs measured.
 
-// readiness is a socket's readability as its multishot poll reports it.
-//
-// Push runs on whichever goroutine reaps, which may be a reader inside arm's
-// own Ring call: nothing here holds a lock across a call into the Ring.
-type readiness struct {
-	fd     *ringfd.FD
-	armed  atomic.Bool   // a multishot poll is in the kernel; it holds a reference on fd
-	notify chan struct{} // a token: the socket may have become readable
-}
-
-func (r *readiness) init(fd *ringfd.FD) {
-	r.fd = fd
-	r.notify = make(chan struct{}, 1)
-	fd.RD.OnCancel = r.wake // a passed deadline or Close wakes the reader too
-}
-
-// wake leaves a token for the reader; one is enough.
-func (r *readiness) wake() {
-	select {
-	case r.notify <- struct{}{}:
-	default:
-	}
-}
-
-// Push takes the poll's completions (uring.Sink): each one is a token for
-// the reader; the final one (Close's cancel, or the kernel ending the poll)
-// drops the poll's reference, and the next wait arms a new one.
-func (r *readiness) Push(_ uring.Result, final bool) {
-	if final {
-		r.armed.Store(false)
-		r.fd.Decref()
-	}
-	r.wake()
-}
-
-// wait returns once the socket may be readable, or its read deadline's
-// epoch has been cancelled (a deadline, Close): the caller checks which. It
-// parks on the token channel alone (see Deadline.OnCancel).
-func (r *readiness) wait() error {
-	if err := r.arm(); err != nil {
-		return err
-	}
-	<-r.notify
-	return nil
-}
-
-// arm starts the multishot poll unless it runs. Only a reader calls it, under
-// the read lock.
-func (r *readiness) arm() error {
-	if r.armed.Load() {
+// initPoll puts a new stream connection's descriptor in Go's netpoller
+// (Accept's, Dial's). It fails as std's connection setup does when the
+// netpoller refuses it.
+func (fd *netFD) initPoll() error {
+	if fd.sotype != unix.SOCK_STREAM {
 		return nil
 	}
-	if err := r.fd.Incref(); err != nil {
+	osf := os.NewFile(uintptr(fd.Sysfd), "") // non-blocking: the netpoller takes it
+	if err := osf.SetDeadline(time.Time{}); err != nil {
+		// Not pollable. Keep the descriptor: release closes it.
+		return os.NewSyscallError("epoll_ctl", syscall.EPERM)
+	}
+	rc, err := osf.SyscallConn()
+	if err != nil {
 		return err
 	}
-	r.armed.Store(true) // before the submit: its final completion may be pushed inside it
-	m, err := r.fd.Ring.Multishot(ops.PollMultishot(r.fd.Sysfd, unix.POLLIN|unix.POLLRDHUP), r)
-	if err != nil {
-		r.armed.Store(false)
-		r.fd.Decref()
-		return r.fd.Err(context.Background(), "read", err)
-	}
-	if r.fd.Closed() {
-		// Close may have cancelled the socket's requests before this one
-		// reached the ring: cancel it too, or Close would wait for it.
-		m.Cancel()
-	}
+	fd.osf, fd.rc = osf, rc
+	fd.readFn, fd.writeFn = fd.recvOnce, fd.sendOnce
+	// Close wakes the calls waiting in the netpoller: they see the FD closed.
+	fd.OnClose = func() { _ = osf.SetDeadline(time.Unix(1, 0)) }
 	return nil
 }
 
-// armReady arms a new stream connection's poll on the goroutine that made
-// it (Accept's, Dial's), so its reader never runs the submit path on its own
-// stack: an idle connection's goroutine keeps the smallest stack. A failure
-// is left for the first Read, which arms again and reports it.
-func (fd *netFD) armReady() {
-	if fd.sotype != unix.SOCK_STREAM {
-		return
-	}
-	if netpollReady {
-		fd.osf = os.NewFile(uintptr(fd.Sysfd), "")
-		if rc, err := fd.osf.SyscallConn(); err == nil {
-			fd.rc = rc
-			fd.readFn = fd.recvOnce
-			osf := fd.osf
-			fd.OnClose = func() { osf.SetReadDeadline(time.Unix(1, 0)) } // wakes a waiting reader
-			return
-		}
-		fd.osf = nil
-	}
-	_ = fd.ready.arm()
-}
-
-// recvOnce is the RawConn step of readPoll: false while nothing is there.
+// recvOnce is readStream's RawConn step: false while there is nothing to
+// read, so the netpoller waits.
 func (fd *netFD) recvOnce(s uintptr) bool {
 	for {
 		fd.rn, fd.rerr = sockIO(unix.SYS_RECVFROM, int(s), fd.rbuf, unix.MSG_DONTWAIT)
@@ -129,109 +59,82 @@ func (fd *netFD) recvOnce(s uintptr) bool {
 	}
 }
 
-// readPoll is Read on a stream socket by readiness from Go's netpoller.
-func (fd *netFD) readPoll(b []byte) (int, error) {
+// sendOnce is sendStream's RawConn step: false while the send buffer is
+// full.
+func (fd *netFD) sendOnce(s uintptr) bool {
+	for {
+		fd.wn, fd.werr = sockIO(unix.SYS_SENDTO, int(s), fd.wbuf, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+		if fd.werr != syscall.EINTR {
+			return fd.werr != syscall.EAGAIN
+		}
+	}
+}
+
+// waitErr is the error of a wait in the netpoller: Close's (which ends the
+// wait with a passed deadline) or the deadline's.
+func (fd *netFD) waitErr(err error) error {
+	if fd.Closed() {
+		return net.ErrClosed
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return os.ErrDeadlineExceeded
+	}
+	return err
+}
+
+// readStream is Read on a stream socket. Its own function, with its state in
+// the netFD: an idle reader's frames stay within the smallest stack.
+func (fd *netFD) readStream(b []byte) (int, error) {
 	fd.rmu.Lock()
 	defer fd.rmu.Unlock()
 	if err := fd.Incref(); err != nil {
 		return 0, fd.opErr("read", err)
 	}
 	defer fd.Decref()
+	// As std: a passed deadline fails even with data waiting. Err, not
+	// Context: checking makes no context.
 	if err := fd.RD.Err(); err != nil {
 		return 0, fd.opErr("read", err)
 	}
 	fd.rbuf = b
-	werr := fd.rc.Read(fd.readFn)
+	err := fd.rc.Read(fd.readFn)
 	fd.rbuf = nil
-	if werr != nil {
-		if fd.Closed() {
-			return 0, fd.opErr("read", net.ErrClosed)
-		}
-		if errors.Is(werr, os.ErrDeadlineExceeded) {
-			return 0, fd.opErr("read", os.ErrDeadlineExceeded)
-		}
-		return 0, fd.opErr("read", werr)
-	}
-	if fd.rerr != nil {
+	switch {
+	case err != nil:
+		return 0, fd.opErr("read", fd.waitErr(err))
+	case fd.rerr != nil:
 		return 0, fd.opErr("read", fd.Err(context.Background(), "read", fd.rerr))
-	}
-	if fd.rn == 0 {
+	case fd.rn == 0:
 		return 0, io.EOF
 	}
 	return fd.rn, nil
 }
 
-// readReady is Read on a stream socket by readiness.
-func (fd *netFD) readReady(b []byte) (int, error) {
-	fd.rmu.Lock()
-	defer fd.rmu.Unlock()
-	if err := fd.Incref(); err != nil {
-		return 0, fd.opErr("read", err)
-	}
-	defer fd.Decref()
-	for {
-		// As std: a passed deadline fails even with data waiting. Err, not
-		// Context: checking makes no context.
-		if err := fd.RD.Err(); err != nil {
-			return 0, fd.opErr("read", err)
-		}
-		n, err := sockIO(unix.SYS_RECVFROM, fd.Sysfd, b, unix.MSG_DONTWAIT)
-		switch err {
-		case nil:
-			if n == 0 {
-				return 0, io.EOF
-			}
-			return n, nil
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			if err := fd.ready.wait(); err != nil {
-				return 0, fd.opErr("read", err)
-			}
-			continue
-		}
-		return 0, fd.opErr("read", fd.Err(context.Background(), "read", err))
-	}
-}
-
-// writeReady is Write on a stream socket by readiness: the descriptor
-// layer's op loop, each step a send with MSG_DONTWAIT, after a one-shot
-// poll on the ring while the socket's buffer is full.
-func (fd *netFD) writeReady(b []byte) (int, error) {
+// writeStream is Write on a stream socket: the descriptor layer's op loop,
+// each step a send with MSG_DONTWAIT, waiting in the netpoller while the
+// socket's buffer is full.
+func (fd *netFD) writeStream(b []byte) (int, error) {
 	fd.wmu.Lock()
 	defer fd.wmu.Unlock()
-	n, err := fd.Transfer(b, io.ErrUnexpectedEOF, fd.sendReady)
+	n, err := fd.Transfer(b, io.ErrUnexpectedEOF, fd.sendStream)
 	return n, fd.opErr("write", err)
 }
 
-// sendReady sends what the socket takes of chunk (a Transfer step).
-func (fd *netFD) sendReady(chunk []byte, _ int) (int, error) {
-	for {
-		if err := fd.WD.Err(); err != nil {
-			return 0, err
-		}
-		n, err := sockIO(unix.SYS_SENDTO, fd.Sysfd, chunk, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
-		switch err {
-		case nil:
-			return n, nil
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			if err := fd.waitWritable(); err != nil {
-				return 0, err
-			}
-			continue
-		}
-		return 0, fd.Err(context.Background(), "write", err)
+// sendStream sends what the socket takes of chunk (a Transfer step).
+func (fd *netFD) sendStream(chunk []byte, _ int) (int, error) {
+	if err := fd.WD.Err(); err != nil {
+		return 0, err
 	}
-}
-
-// waitWritable returns once the socket's send buffer has room: a one-shot
-// poll on the ring. Its own function, so its op stays off the frame of
-// every Write.
-func (fd *netFD) waitWritable() error {
-	_, err := fd.DoRef(fd.WD.Context(), ops.PollAdd(fd.Sysfd, unix.POLLOUT), "write")
-	return err
+	fd.wbuf = chunk
+	err := fd.rc.Write(fd.writeFn)
+	fd.wbuf = nil
+	switch {
+	case err != nil:
+		return 0, fd.waitErr(err)
+	case fd.werr != nil:
+		return 0, fd.Err(context.Background(), "write", fd.werr)
+	}
+	return fd.wn, nil
 }
 
 // sockIO is recvfrom or sendto of b with flags and no address. With

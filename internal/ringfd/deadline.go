@@ -20,11 +20,6 @@ type Deadline struct {
 	cur     atomic.Pointer[epoch]
 	closed  bool  // set by close: no new epoch
 	closing error // the Kind's ErrClosing: the cause Close cancels with
-	// OnCancel, if set, is called (under the lock; it must not block) each
-	// time an epoch is cancelled, so a waiter parked on a channel of its
-	// own, not on the context, learns of it: a select on both would grow
-	// an idle reader's stack past the smallest.
-	OnCancel func()
 }
 
 type epoch struct {
@@ -59,7 +54,7 @@ func (d *Deadline) Context() context.Context {
 
 // Err is the cause the current epoch was cancelled with (a passed
 // deadline, Close), or nil. Unlike Context it never makes an epoch, so a
-// call that only checks costs no allocation (see OnCancel).
+// call that only checks costs no allocation.
 func (d *Deadline) Err() error {
 	e := d.cur.Load()
 	if e == nil || e.ctx.Err() == nil {
@@ -123,10 +118,5 @@ func (d *Deadline) close() {
 	d.mu.Unlock()
 }
 
-// cancel ends epoch e with cause and tells OnCancel; d.mu is held.
-func (d *Deadline) cancel(e *epoch, cause error) {
-	e.cancel(cause)
-	if d.OnCancel != nil {
-		d.OnCancel()
-	}
-}
+// cancel ends epoch e with cause; d.mu is held.
+func (d *Deadline) cancel(e *epoch, cause error) { e.cancel(cause) }
