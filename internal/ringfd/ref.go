@@ -9,7 +9,7 @@ import "sync/atomic"
 // The zero value is ready. The channel that wakes Close is made only by a
 // Close that has calls to wait for: an idle connection holds none.
 type refcount struct {
-	state atomic.Int64                 // closedBit | calls in flight
+	state atomic.Int64                  // closedBit | calls in flight
 	zero  atomic.Pointer[chan struct{}] // WaitZero's, once it waits
 }
 
