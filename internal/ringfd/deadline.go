@@ -14,12 +14,17 @@ import (
 // deadline while a call is blocked takes effect) and fails new ones at once;
 // Close cancels it for good with cause ErrClosing. Setting a deadline after
 // one passed starts a new epoch. No timer runs while no deadline is set.
+//
+// Epochs are made only when a call asks for a context: a deadline that is
+// set and cleared, or set in the past, with no call in flight (net/http
+// does both on every request) allocates nothing. A passed deadline with no
+// epoch of its own shares passedEpoch.
 type Deadline struct {
 	mu      sync.Mutex
 	timer   *time.Timer
-	cur     atomic.Pointer[epoch]
-	closed  bool  // set by close: no new epoch
-	closing error // the Kind's ErrClosing: the cause Close cancels with
+	cur     atomic.Pointer[epoch] // nil: none made since the last reset
+	closed  bool                  // set by close: no new epoch
+	closing error                 // the Kind's ErrClosing: the cause Close cancels with
 }
 
 type epoch struct {
@@ -31,6 +36,14 @@ func newEpoch() *epoch {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	return &epoch{ctx, cancel}
 }
+
+// passedEpoch is every Deadline's epoch once its deadline passed with no
+// epoch of its own in use: cancelled with os.ErrDeadlineExceeded, never reset.
+var passedEpoch = func() *epoch {
+	e := newEpoch()
+	e.cancel(os.ErrDeadlineExceeded)
+	return e
+}()
 
 func (d *Deadline) init(closing error) { d.closing = closing }
 
@@ -74,17 +87,15 @@ func (d *Deadline) Set(t time.Time) {
 	if d.closed {
 		return
 	}
-	e := d.cur.Load()
-	if e == nil || e.ctx.Err() != nil {
-		e = newEpoch()
-		d.cur.Store(e)
+	if e := d.cur.Load(); e != nil && e.ctx.Err() != nil {
+		d.cur.Store(nil) // a new epoch, made when a call asks for it
 	}
 	if t.IsZero() {
 		return
 	}
 	dur := time.Until(t)
 	if dur <= 0 {
-		d.cancel(e, os.ErrDeadlineExceeded)
+		d.expire()
 		return
 	}
 	var tm *time.Timer
@@ -92,11 +103,22 @@ func (d *Deadline) Set(t time.Time) {
 		d.mu.Lock()
 		if d.timer == tm { // not moved since: the deadline has passed
 			d.timer = nil
-			d.cancel(e, os.ErrDeadlineExceeded)
+			d.expire()
 		}
 		d.mu.Unlock()
 	})
 	d.timer = tm
+}
+
+// expire ends the current epoch because the deadline passed: its calls in
+// flight are cancelled; with none made, the shared passed epoch stands in.
+// d.mu is held.
+func (d *Deadline) expire() {
+	if e := d.cur.Load(); e != nil {
+		e.cancel(os.ErrDeadlineExceeded)
+		return
+	}
+	d.cur.Store(passedEpoch)
 }
 
 // close releases the timer and cancels the current epoch for good (Close):
@@ -110,7 +132,7 @@ func (d *Deadline) close() {
 		d.timer = nil
 	}
 	e := d.cur.Load()
-	if e == nil { // an epoch to cancel, so Err reports the close too
+	if e == nil || e.ctx.Err() != nil { // an epoch to cancel, so Err reports the close
 		e = newEpoch()
 		d.cur.Store(e)
 	}

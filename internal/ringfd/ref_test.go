@@ -1,10 +1,13 @@
 package ringfd_test
 
 import (
+	"context"
+	"errors"
 	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -70,4 +73,31 @@ func TestCloseWaitsForRacingCalls(t *testing.T) {
 		wg.Wait()
 		require.Equal(t, int32(1), released.Load())
 	}
+}
+
+// Setting a deadline in the past and clearing it again, with no call in
+// flight, allocates nothing (net/http does both on every request to end its
+// background read); a call that asks for a context afterwards still gets one
+// that the deadline cancels.
+func TestDeadlineSetAllocatesNothing(t *testing.T) {
+	var fd ringfd.FD
+	fd.Init(nil, -1, &ringfd.Kind{ErrClosing: os.ErrClosed, CancelOnClose: true})
+	allocs := testing.AllocsPerRun(100, func() {
+		fd.RD.Set(time.Now().Add(-time.Second))
+		if !errors.Is(fd.RD.Err(), os.ErrDeadlineExceeded) {
+			panic("a passed deadline reports no error")
+		}
+		fd.RD.Set(time.Time{})
+		if fd.RD.Err() != nil {
+			panic("a cleared deadline reports an error")
+		}
+	})
+	require.Zero(t, allocs)
+	ctx := fd.RD.Context()
+	require.NoError(t, ctx.Err())
+	fd.RD.Set(time.Now().Add(10 * time.Millisecond))
+	<-ctx.Done()
+	require.ErrorIs(t, context.Cause(ctx), os.ErrDeadlineExceeded)
+	require.NoError(t, fd.Close(func() error { return nil }))
+	require.ErrorIs(t, fd.RD.Err(), os.ErrClosed)
 }
