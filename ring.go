@@ -217,9 +217,10 @@ var (
 	defaultErr  error
 )
 
-// defaultMaxInFlight is the Default Ring's request table per shard: large
-// enough for a server's idle connections, each with a receive pending, and
-// only memory where used.
+// defaultMaxInFlight is the Default Ring's request table per shard: room
+// for a server's requests that wait on peers (each datagram socket's
+// receive, copies from sockets, accepts ahead), and only memory where used
+// (stream connections wait in the netpoller and hold none).
 const defaultMaxInFlight = 1 << 14
 
 // Default returns the process-wide Ring, created on first use with one shard
