@@ -217,6 +217,11 @@ func (fd *netFD) setDeadline(t time.Time, read, write bool) error {
 			_ = fd.osf.SetWriteDeadline(t)
 		}
 	}
+	if fd.osf != nil && fd.Closed() {
+		// A Close that ran meanwhile woke the netpoller's waiters with a
+		// passed deadline, which the deadline just set may have replaced.
+		_ = fd.osf.SetDeadline(closedDeadline)
+	}
 	return nil
 }
 

@@ -33,20 +33,27 @@ func (fd *netFD) initPoll() error {
 		return nil
 	}
 	osf := os.NewFile(uintptr(fd.Sysfd), "") // non-blocking: the netpoller takes it
+	// From here the os.File owns the descriptor too, and release closes it
+	// through the os.File, once: dropped, its cleanup would close the number
+	// again.
+	fd.osf = osf
 	if err := osf.SetDeadline(time.Time{}); err != nil {
-		// Not pollable. Keep the descriptor: release closes it.
-		return os.NewSyscallError("epoll_ctl", syscall.EPERM)
+		return os.NewSyscallError("epoll_ctl", syscall.EPERM) // not pollable
 	}
 	rc, err := osf.SyscallConn()
 	if err != nil {
 		return err
 	}
-	fd.osf, fd.rc = osf, rc
+	fd.rc = rc
 	fd.readFn, fd.writeFn = fd.recvOnce, fd.sendOnce
 	// Close wakes the calls waiting in the netpoller: they see the FD closed.
-	fd.OnClose = func() { _ = osf.SetDeadline(time.Unix(1, 0)) }
+	fd.OnClose = func() { _ = osf.SetDeadline(closedDeadline) }
 	return nil
 }
+
+// closedDeadline is the passed deadline that Close sets on the os.File to
+// end the netpoller's waits.
+var closedDeadline = time.Unix(1, 0)
 
 // recvOnce is readStream's RawConn step: false while there is nothing to
 // read, so the netpoller waits.
