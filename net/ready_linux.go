@@ -3,6 +3,7 @@ package net
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -38,7 +39,9 @@ func (fd *netFD) initPoll() error {
 	// again.
 	fd.osf = osf
 	if err := osf.SetDeadline(time.Time{}); err != nil {
-		return os.NewSyscallError("epoll_ctl", syscall.EPERM) // not pollable
+		// os.NewFile left it out of the netpoller (its epoll_ctl error is
+		// not kept): a socket whose waits could never end.
+		return fmt.Errorf("uring/net: the netpoller refused the socket: %w", err)
 	}
 	rc, err := osf.SyscallConn()
 	if err != nil {

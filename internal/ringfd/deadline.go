@@ -136,9 +136,6 @@ func (d *Deadline) close() {
 		e = newEpoch()
 		d.cur.Store(e)
 	}
-	d.cancel(e, d.closing)
+	e.cancel(d.closing)
 	d.mu.Unlock()
 }
-
-// cancel ends epoch e with cause; d.mu is held.
-func (d *Deadline) cancel(e *epoch, cause error) { e.cancel(cause) }
