@@ -6,6 +6,8 @@
 #   make contrib          contrib/pebble (its own module): vet, tests, -race, a darwin vet
 #   make stacks           stacks (its own module): gRPC, HTTP/2, ReverseProxy on ring and std conns, -race too
 #   make bench-pebble     contrib/pebble's BenchmarkWorkload: Pebble on vfs.Default against uringpebble.FS
+#   make fsmatrix         the fs and contrib/pebble suites on ext4, xfs, btrfs, tmpfs, overlayfs, FUSE (root)
+#   make bench-fs         the fs benchmarks on each of those file systems: one table of fs/os ratios
 #   make soak             mixed fs/net load with cancels, deadlines and Closes for SOAK (10m); fails on leaks
 #   make bench            the main job (Go benchmarks until the `uring bench` command exists)
 #   make fuzz             a short run of every Fuzz target (FUZZTIME each)
@@ -43,7 +45,7 @@ export URING_REQUIRE
 endif
 
 .PHONY: all deps build test vet unit race cgocheck faults floor cross contrib stacks check fmt staticcheck bench gobench bench-deps fuzz \
-	bench-pebble soak container-test container-test-default clean help
+	bench-pebble soak container-test container-test-default clean help fsmatrix bench-fs
 
 all: check test
 
@@ -76,7 +78,7 @@ test: deps
 	$(GO) test -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) $(PKGS)
 	$(GO) test -race -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) $(PKGS)
 	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) $(PKGS)
-	@$(MAKE) --no-print-directory faults floor cross contrib stacks
+	@$(MAKE) --no-print-directory faults floor cross contrib stacks fsmatrix
 	@$(MAKE) --no-print-directory soak SOAK=60s
 
 # The fault seam (-tags uring_faults): io_uring_enter and setup failing on
@@ -143,6 +145,42 @@ stacks: deps
 PEBBLE_BENCHFLAGS ?=
 bench-pebble: deps
 	cd $(CONTRIB_DIR) && $(GO) test -run '^$$' -bench '^BenchmarkWorkload$$' -benchtime=1x -count=1 -timeout=60m $(PEBBLE_BENCHFLAGS) .
+
+# The file-system matrix (hack/fsmatrix.sh): ext4, xfs and btrfs on loop
+# devices, tmpfs, overlayfs (the root file system of every container) and
+# FUSE (bindfs), mounted as root and unmounted after. On each, fs's suite
+# runs on the ring and on the os fallback (a kernel masked below the floor),
+# and contrib/pebble's on the ring: every test's files live there (TMPDIR).
+# The test binaries are built once. Not root: it says so and skips, since a
+# rule measured on one file system is a guess about the others.
+FSMATRIX_BIN := $(CURDIR)/bin/fsmatrix
+fsmatrix: deps
+	@if [ "$$(uname -s)" != Linux ] || [ "$$(id -u)" != 0 ]; then \
+		echo "fsmatrix: skipped: mounting loop devices, tmpfs and overlayfs needs root on Linux (run make fsmatrix as root)"; \
+		exit 0; fi; \
+	mkdir -p $(FSMATRIX_BIN); \
+	$(GO) test -c -o $(FSMATRIX_BIN)/fs.test ./fs; \
+	$(GO) test -c -tags uring_faults -o $(FSMATRIX_BIN)/fs-faults.test ./fs; \
+	(cd $(CONTRIB_DIR) && $(GO) test -c -o $(FSMATRIX_BIN)/pebble.test .); \
+	trap 'bash hack/fsmatrix.sh umount' EXIT; \
+	bash hack/fsmatrix.sh mount >/dev/null; \
+	rows=$$(bash hack/fsmatrix.sh list); echo "fsmatrix: mounted $$(echo "$$rows" | awk '{print $$1}' | tr '\n' ' ')"; \
+	while read -r name dir; do \
+		echo "fsmatrix: $$name: fs on the ring"; \
+		(cd fs && TMPDIR=$$dir $(FSMATRIX_BIN)/fs.test -test.count=1 -test.timeout=$(TEST_TIMEOUT)) || exit 1; \
+		echo "fsmatrix: $$name: fs on the os fallback (kernel masked as 5.10)"; \
+		(cd fs && env -u URING_REQUIRE URING_FAULT_KERNEL=5.10 TMPDIR=$$dir \
+			$(FSMATRIX_BIN)/fs-faults.test -test.count=1 -test.timeout=$(TEST_TIMEOUT)) || exit 1; \
+		echo "fsmatrix: $$name: contrib/pebble"; \
+		(cd $(CONTRIB_DIR) && TMPDIR=$$dir $(FSMATRIX_BIN)/pebble.test -test.count=1 -test.timeout=$(TEST_TIMEOUT)) || exit 1; \
+	done <<<"$$rows"
+
+# The fs benchmarks (BenchmarkFS*) and, with PEBBLE=1, contrib/pebble's
+# workload on every file system of the matrix: one table of fs/os ratios.
+bench-fs: deps
+	@trap 'bash hack/fsmatrix.sh umount' EXIT; \
+	FSMATRIX_SIZE_MB=4096 bash hack/fsmatrix.sh mount >/dev/null; \
+	bash hack/fsbench.sh
 
 # The soak (internal/soak): file, echo and net/http traffic on one ring for
 # SOAK, then descriptors, goroutines and in-flight requests must be back to

@@ -386,3 +386,127 @@ func benchStreamToFile(b *testing.B, network string) {
 	report(b, t[1].rate()/1e6, "os-MB/s")
 	report(b, t[0].rate()/t[1].rate(), "xOS")
 }
+
+// BenchmarkFSWriteAt1: 4 KiB WriteAt into the page cache (a 64 MiB region,
+// overwritten at random) from one goroutine, fs against os.
+func BenchmarkFSWriteAt1(b *testing.B) {
+	benchRequireRing(b)
+	d := benchDuration(b)
+	dir := b.TempDir()
+	writers := func(name string, f io.WriterAt) contender {
+		return contender{name + ".WriteAt x1", func(d time.Duration) (tally, error) {
+			return goLoop(1, d, func(i int) func() error {
+				buf, rnd := alignedBlock(), newBenchRand(i+11000)
+				return func() error {
+					_, err := f.WriteAt(buf, rnd.block()%(64<<20))
+					return err
+				}
+			})
+		}}
+	}
+	ours, err := fs.Create(filepath.Join(dir, "fs"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ours.Close()
+	theirs, err := os.Create(filepath.Join(dir, "os"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer theirs.Close()
+	t := compare(b, d, writers("fs.File", ours), writers("os.File", theirs))
+	report(b, t[0].rate(), "IOPS")
+	report(b, t[0].rate()/t[1].rate(), "xOS")
+}
+
+// BenchmarkFSAppendSync: a write-ahead log's shape, 4 KiB appends with an
+// fdatasync every 16, from one goroutine, fs against os.
+func BenchmarkFSAppendSync(b *testing.B) {
+	benchRequireRing(b)
+	d := benchDuration(b)
+	dir := b.TempDir()
+	type syncWriter interface {
+		io.Writer
+		Sync() error
+		Truncate(int64) error
+		Seek(int64, int) (int64, error)
+	}
+	appender := func(name string, f syncWriter) contender {
+		return contender{name + " append+sync", func(d time.Duration) (tally, error) {
+			return goLoop(1, d, func(int) func() error {
+				buf, n := alignedBlock(), 0
+				return func() error {
+					if n%4096 == 0 { // keep the log at 16 MiB
+						if err := f.Truncate(0); err != nil {
+							return err
+						}
+						if _, err := f.Seek(0, io.SeekStart); err != nil {
+							return err
+						}
+					}
+					n++
+					if _, err := f.Write(buf); err != nil {
+						return err
+					}
+					if n%16 == 0 {
+						return f.Sync()
+					}
+					return nil
+				}
+			})
+		}}
+	}
+	ours, err := fs.Create(filepath.Join(dir, "fs"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ours.Close()
+	theirs, err := os.Create(filepath.Join(dir, "os"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer theirs.Close()
+	t := compare(b, d, appender("fs.File", ours), appender("os.File", theirs))
+	report(b, t[0].rate(), "writes/s")
+	report(b, t[0].rate()/t[1].rate(), "xOS")
+}
+
+// BenchmarkFSReadDir: open a directory of 1,000 entries, ReadDir(-1) it and
+// close it, fs against os.
+func BenchmarkFSReadDir(b *testing.B) {
+	benchRequireRing(b)
+	d := benchDuration(b)
+	dir := b.TempDir()
+	for i := range 1000 {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("e%04d", i)), nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	type dirReader interface {
+		ReadDir(int) ([]os.DirEntry, error)
+		Close() error
+	}
+	lister := func(name string, open func() (dirReader, error)) contender {
+		return contender{name + " ReadDir", func(d time.Duration) (tally, error) {
+			return goLoop(1, d, func(int) func() error {
+				return func() error {
+					f, err := open()
+					if err != nil {
+						return err
+					}
+					defer f.Close()
+					ents, err := f.ReadDir(-1)
+					if err == nil && len(ents) != 1000 {
+						err = fmt.Errorf("ReadDir: %d entries, want 1000", len(ents))
+					}
+					return err
+				}
+			})
+		}}
+	}
+	t := compare(b, d,
+		lister("fs", func() (dirReader, error) { return fs.Open(dir) }),
+		lister("os", func() (dirReader, error) { return os.Open(dir) }))
+	report(b, t[0].rate(), "dirs/s")
+	report(b, t[0].rate()/t[1].rate(), "xOS")
+}

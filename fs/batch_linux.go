@@ -36,6 +36,14 @@ func (f *File) ReadAtv(ctx context.Context, bufs [][]byte, offs []int64) ([]int,
 		}
 		return ns, errs
 	}
+	if f.rule.read == viaSyscall {
+		// tmpfs, overlayfs, FUSE: the ring would hand each read to a worker
+		// thread, so each is the system call ReadAt makes.
+		for i := range bufs {
+			ns[i], errs[i] = f.ReadAtContext(ctx, bufs[i], offs[i])
+		}
+		return ns, errs
+	}
 	batch := make([]ops.Op, 0, len(bufs))
 	for i, b := range bufs {
 		if offs[i] < 0 {
@@ -190,7 +198,8 @@ func readFilesChunk(ctx context.Context, r *uring.Ring, paths []string, datas []
 	batch, idx = batch[:0], idx[:0]
 	for i, fd := range fds {
 		if fd >= 0 {
-			batch = append(batch, ops.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_TYPE|unix.STATX_SIZE, &sts[i]))
+			batch = append(batch, ops.Statx(fd, "", unix.AT_EMPTY_PATH,
+				unix.STATX_TYPE|unix.STATX_SIZE|unix.STATX_MNT_ID|unix.STATX_MNT_ID_UNIQUE, &sts[i]))
 			idx = append(idx, i)
 		}
 	}
@@ -204,6 +213,12 @@ func readFilesChunk(ctx context.Context, r *uring.Ring, paths []string, datas []
 		}
 		if res[j].Err() != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size > 1<<30 {
 			datas[i], errs[i] = ReadFile(paths[i], WithRing(r)) // not a plain regular file
+			continue
+		}
+		if m := mountOf(fds[i], mountKey(st), true); m.noNowait() {
+			// tmpfs, overlayfs, FUSE: the ring would hand the read to a
+			// worker thread; the system call os makes costs less.
+			datas[i], errs[i] = readOpenedOn(r, fds[i], paths[i], true, int64(st.Size), m)
 			continue
 		}
 		// One byte more than the size: a full read means the file grew.

@@ -48,6 +48,7 @@ func TestDefect15NilFile(t *testing.T) {
 		"SyncRange":       {results: []any{os.ErrInvalid}},
 		"Allocate":        {results: []any{os.ErrInvalid}},
 		"Advise":          {results: []any{os.ErrInvalid}},
+		"Route":           {results: []any{fs.Route{Read: "os", Write: "os", Sync: "os"}}},
 	}
 	for i := range fv.NumMethod() {
 		m := fv.Type().Method(i)

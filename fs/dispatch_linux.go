@@ -2,7 +2,6 @@ package fs
 
 import (
 	"math/bits"
-	"os"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -19,9 +18,12 @@ import (
 //     or waiting for a page lock, and the rest goes to the ring. It cannot
 //     wait for I/O, so it is made without entersyscall (RawSyscall6), which
 //     pays for preadv2's extra kernel work over pread64. Where the file
-//     system has no RWF_NOWAIT reads (EOPNOTSUPP), every read goes to the
-//     ring;
-//   - O_DIRECT reads and writes, and block devices, always go to the ring;
+//     system has no RWF_NOWAIT reads (EOPNOTSUPP: tmpfs, overlayfs, FUSE),
+//     io_uring cannot issue a read without blocking either and hands each
+//     to an io-wq thread, so every read there is a plain system call
+//     (mount_linux.go);
+//   - O_DIRECT reads and writes, and block devices, go to the ring (on a
+//     file system with RWF_NOWAIT reads);
 //   - buffered writes are pwrite64, and fsync, fdatasync, sync_file_range,
 //     fallocate and fadvise of regular files plain system calls: on ext4
 //     io_uring hands each of them to an io-wq thread (a buffered write has no
@@ -39,14 +41,20 @@ const (
 // dispatch is a File's dispatch state.
 type dispatch struct {
 	read, write, sync path
+	mount             *mount      // the File's file system (nil: a block device, or not known)
 	noWait            atomic.Bool // the kernel said RWF_NOWAIT is not supported here
 }
 
-// choose sets how a File's reads, writes and syncs run: st is the File's
-// Stat at open, fd its descriptor, flag its open flags (or flagsUnknown:
-// then F_GETFL tells, one system call more).
-func (d *dispatch) choose(fd int, st os.FileInfo, flag int) {
-	if !st.Mode().IsRegular() {
+// choose sets how a File's reads, writes and syncs run: fd is its
+// descriptor, regular false for a block device, m its file system, flag its open flags
+// (or flagsUnknown: then F_GETFL tells, one system call more).
+//
+// Where the file system has no RWF_NOWAIT reads, io_uring would hand every
+// read to an io-wq worker thread, so reads are system calls there. O_DIRECT
+// stays on the ring where that was measured to win (mount.directOnRing).
+func (d *dispatch) choose(fd int, regular bool, m *mount, flag int) {
+	d.mount = m
+	if !regular {
 		d.read, d.write, d.sync = viaRing, viaRing, viaRing // a block device: its page cache is the device's
 		return
 	}
@@ -54,18 +62,21 @@ func (d *dispatch) choose(fd int, st os.FileInfo, flag int) {
 	if flag == flagsUnknown {
 		flag, err = unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	}
-	if err != nil || flag&unix.O_DIRECT != 0 {
+	direct := err != nil || flag&unix.O_DIRECT != 0
+	switch {
+	case direct && m.directOnRing():
 		d.read, d.write, d.sync = viaRing, viaRing, viaSyscall
-		return
+	case direct || m.noNowait():
+		d.read, d.write, d.sync = viaSyscall, viaSyscall, viaSyscall
+	default:
+		d.read, d.write, d.sync = viaNowait, viaSyscall, viaSyscall
 	}
-	d.read, d.write, d.sync = viaNowait, viaSyscall, viaSyscall
 }
 
 // inline moves b at off (-1: the file offset) with one system call when the
 // rule says so. ok is false when the ring must do it: the path is viaRing,
-// or the kernel would have blocked (EAGAIN) or cannot say (EOPNOTSUPP:
-// noWait remembers, and later calls skip the attempt). Any other error is
-// returned as the ring would return it.
+// or the kernel would have blocked (EAGAIN). Any other error is returned as
+// the ring would return it.
 func (d *dispatch) inline(fd int, write bool, b []byte, off int64) (n int, err error, ok bool) {
 	p := d.read
 	if write {
@@ -75,12 +86,14 @@ func (d *dispatch) inline(fd int, write bool, b []byte, off int64) (n int, err e
 	case viaRing:
 		return 0, nil, false
 	case viaNowait: // reads only (choose never gives it to writes)
-		var iov [1]unix.Iovec
-		if len(b) > 0 {
-			iov[0].Base = &b[0]
+		if !d.noWait.Load() {
+			var iov [1]unix.Iovec
+			if len(b) > 0 {
+				iov[0].Base = &b[0]
+			}
+			iov[0].SetLen(len(b))
+			return d.nowaitRead(fd, iov[:], len(b), off)
 		}
-		iov[0].SetLen(len(b))
-		return d.nowaitRead(fd, iov[:], len(b), off)
 	}
 	for {
 		n, err = rw(fd, write, b, off)
@@ -92,11 +105,13 @@ func (d *dispatch) inline(fd int, write bool, b []byte, off int64) (n int, err e
 
 // nowaitRead is preadNowait of iov (n bytes) at off with the rule's
 // answer: ok is false when the ring must read, because the kernel would
-// have blocked (EAGAIN) or cannot say (EOPNOTSUPP: noWait remembers, and
-// later calls skip the attempt). Any other error is returned.
+// have blocked (EAGAIN). Where the file system cannot say (EOPNOTSUPP:
+// noWait and the mount remember), the read is a plain system call, as the
+// ring would only hand it to a worker thread. Any other error is returned.
 func (d *dispatch) nowaitRead(fd int, iov []unix.Iovec, n int, off int64) (int, error, bool) {
 	if d.noWait.Load() {
-		return 0, nil, false
+		got, err := preadBlocking(fd, iov, off)
+		return got, err, true
 	}
 	for {
 		got, err := preadNowait(fd, iov, n, off)
@@ -109,9 +124,30 @@ func (d *dispatch) nowaitRead(fd int, iov []unix.Iovec, n int, off int64) (int, 
 			return 0, nil, false
 		case syscall.EOPNOTSUPP:
 			d.noWait.Store(true)
-			return 0, nil, false
+			if d.mount != nil {
+				d.mount.nowait.Store(nowaitNo)
+			}
+			got, err = preadBlocking(fd, iov, off)
+			return got, err, true
 		}
 		return 0, err, true
+	}
+}
+
+// preadBlocking is preadv2 without flags, EINTR retried: a read that may
+// wait for the device, so the scheduler may hand the processor on.
+func preadBlocking(fd int, iov []unix.Iovec, off int64) (int, error) {
+	lo, hi := uintptr(off), uintptr(uint64(off)>>(bits.UintSize-1)>>1)
+	for {
+		r, _, e := syscall.Syscall6(unix.SYS_PREADV2, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(iov))),
+			uintptr(len(iov)), lo, hi, 0)
+		switch e {
+		case 0:
+			return int(r), nil
+		case syscall.EINTR:
+			continue
+		}
+		return 0, e
 	}
 }
 
@@ -158,3 +194,14 @@ func preadNowait(fd int, iov []unix.Iovec, n int, off int64) (int, error) {
 // rawReadMax: a cached copy of 64 KiB takes a few microseconds, as long as
 // a stretch of Go code between preemption points may.
 const rawReadMax = 64 << 10
+
+// learnedNoNowait reports that a read was refused RWF_NOWAIT.
+func (d *dispatch) learnedNoNowait() bool { return d.noWait.Load() }
+
+// fileSystem names the File's file system.
+func (d *dispatch) fileSystem() string {
+	if d.mount == nil {
+		return "block device"
+	}
+	return d.mount.name()
+}

@@ -54,11 +54,6 @@ func TestReadAtDispatch(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, len(big), n)
 		require.Equal(t, content[4096:4096+n], big)
-		if !nowaitReads(t, p) {
-			// The rule for such a file system: every read on the ring.
-			require.Greater(t, r.Stats().Submitted, before, "%s has no RWF_NOWAIT reads, yet reads skipped the ring", dir)
-			return
-		}
 		require.Equal(t, before, r.Stats().Submitted, "cached reads went to the ring")
 	})
 
@@ -81,13 +76,26 @@ func TestReadAtDispatch(t *testing.T) {
 	}
 
 	// The File has read warm pages; every read still asks the page cache,
-	// so the first pass after the pages are dropped reaches the ring.
+	// so the first pass after the pages are dropped reaches the ring. On a
+	// file system without RWF_NOWAIT reads (tmpfs, overlayfs, FUSE) the ring
+	// would hand every read to a worker thread: none goes there.
+	noNowait := !nowaitReads(t, p)
 	t.Run("warm then cold", func(t *testing.T) {
+		if noNowait {
+			drop(t, p)
+			before := r.Stats().Submitted
+			readAll()
+			require.Equal(t, before, r.Stats().Submitted, "%s has no RWF_NOWAIT reads, yet a read went to the ring", dir)
+			return
+		}
 		reachesRing(t, r, func() { drop(t, p) }, readAll)
 	})
 
 	// A file never read, so no readahead of an earlier read can refill it.
 	t.Run("cold", func(t *testing.T) {
+		if noNowait {
+			t.Skip("no RWF_NOWAIT reads here: \"warm then cold\" showed the cold reads skip the ring")
+		}
 		p := filepath.Join(dir, "never-read")
 		writeFile(t, p, content)
 		tries := 0
@@ -121,6 +129,10 @@ func TestReadAtDispatch(t *testing.T) {
 		n, err := df.ReadAt(aligned, 0)
 		require.NoError(t, err)
 		require.Equal(t, content[:n], aligned[:n])
+		if !directOnRing(t, dir) {
+			require.Equal(t, before, r.Stats().Submitted, "%s: an O_DIRECT read went to the ring", dir)
+			return
+		}
 		require.Greater(t, r.Stats().Submitted, before, "O_DIRECT read did not use the ring")
 	})
 }
@@ -161,6 +173,18 @@ func TestReadWriteZeroAllocs(t *testing.T) {
 		require.Zero(t, testing.AllocsPerRun(1000, do), name)
 		require.NoError(t, failed, name)
 	}
+}
+
+// directOnRing is the rule's table for O_DIRECT: the ring where RWF_NOWAIT
+// reads work and on overlayfs (io-wq beat os's threads there, 1.79x), the
+// system call elsewhere (tmpfs: a copy from memory; FUSE: 0.52x on the ring).
+func directOnRing(t *testing.T, dir string) bool {
+	p := filepath.Join(dir, "direct-probe")
+	writeFile(t, p, []byte("probe"))
+	defer os.Remove(p)
+	var st unix.Statfs_t
+	require.NoError(t, unix.Statfs(dir, &st))
+	return st.Type == unix.OVERLAYFS_SUPER_MAGIC || nowaitReads(t, p) && st.Type != unix.TMPFS_MAGIC
 }
 
 // nowaitReads reports whether p's file system serves preadv2(RWF_NOWAIT)

@@ -31,7 +31,6 @@ type File struct {
 	pfd    ringfd.FD  // its Ring is nil when every call goes to f
 	posMu  sync.Mutex // serialises offset-based calls (Read, Write, Seek)
 	append bool
-	opened os.FileInfo // the Stat taken at open; ReadFile sizes its buffer from it
 
 	rule dispatch // how reads, writes and syncs run (dispatch_linux.go)
 }
@@ -94,28 +93,26 @@ func newFile(f *os.File, flag int, opts []Option) *File {
 	if r == nil {
 		return file // io_uring unavailable, or not wanted: os it is
 	}
-	st, err := f.Stat()
-	if err != nil {
+	fd, ok := ringFd(f)
+	if !ok {
 		return file
 	}
-	file.opened = st
-	if fd, ok := ringFd(f, st); ok {
-		file.pfd.Init(r, fd, fileKind)
-		file.rule.choose(fd, st, flag)
+	regular, m, ok := fileOnRing(fd, flag)
+	if !ok {
+		return file // not a regular file or block device: os.File's own paths
 	}
+	file.pfd.Init(r, fd, fileKind)
+	file.rule.choose(fd, regular, m, flag)
 	return file
 }
 
 // fileKind is what a File's descriptor layer reports like os.File does.
 var fileKind = &ringfd.Kind{ErrClosing: os.ErrClosed}
 
-// ringFd returns f's descriptor when the ring should do f's I/O: regular
-// files and block devices, which never return EAGAIN. It reads the fd
-// through SyscallConn, which, unlike Fd, leaves the blocking mode alone.
-func ringFd(f *os.File, st os.FileInfo) (int, bool) {
-	if !(st.Mode().IsRegular() || st.Mode()&os.ModeDevice != 0 && st.Mode()&os.ModeCharDevice == 0) {
-		return -1, false
-	}
+// ringFd returns f's descriptor, read through SyscallConn, which, unlike
+// Fd, leaves the blocking mode alone. Only regular files and block devices,
+// which never return EAGAIN, go on to the ring: newFile checks the type.
+func ringFd(f *os.File) (int, bool) {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return -1, false

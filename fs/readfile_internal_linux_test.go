@@ -28,14 +28,18 @@ func TestReadOpenedStaleSize(t *testing.T) {
 	defer syscall.Close(fd)
 	n := int64(len(content))
 	// noWait: a file system without RWF_NOWAIT reads (overlayfs), where
-	// every read is on the ring; the first read's spare byte must tell a
-	// grown file there too.
+	// every read is a plain system call; the first read's spare byte must
+	// tell a grown file there too.
 	for _, noWait := range []bool{false, true} {
 		for _, regular := range []bool{true, false} {
 			for _, size := range []int64{0, 1, 511, 4096, n - 1, n, n + 1, 2 * n} {
 				_, err := syscall.Seek(fd, 0, 0)
 				require.NoError(t, err)
-				got, err := readOpenedNoWait(r, fd, p, regular, size, noWait)
+				m := new(mount)
+				if noWait {
+					m.nowait.Store(nowaitNo)
+				}
+				got, err := readOpenedOn(r, fd, p, regular, size, m)
 				require.NoError(t, err)
 				require.Equal(t, content, got, "regular %v, fstat size %d, no RWF_NOWAIT %v", regular, size, noWait)
 			}

@@ -16,7 +16,7 @@ import (
 )
 
 // readFile is ReadFile with the ring r for what the page cache misses:
-// open(2), fstat(2), one read of the size (and a spare byte), close(2), where
+// open(2), statx(2), one read of the size (and a spare byte), close(2), where
 // os.ReadFile makes ten system calls (its Open adds four fcntl and an
 // epoll_ctl, and a second read sees the end). docs/design.md, "ReadFile
 // from many goroutines", has the candidates measured against it.
@@ -26,11 +26,17 @@ func readFile(r *uring.Ring, name string) ([]byte, error) {
 		return nil, &os.PathError{Op: "open", Path: name, Err: err}
 	}
 	defer syscall.Close(fd) // os.ReadFile ignores Close's error too
-	var st syscall.Stat_t
-	if fstat(fd, &st) != nil {
-		st = syscall.Stat_t{} // as os.ReadFile: no size, read to the end
+	// statx, where os.ReadFile makes fstat: the same cost, and the mount ID.
+	var st unix.Statx_t
+	if statID(fd, &st) != nil {
+		st = unix.Statx_t{} // as os.ReadFile: no size, read to the end
 	}
-	return readOpened(r, fd, name, st.Mode&syscall.S_IFMT == syscall.S_IFREG, st.Size)
+	regular := uint32(st.Mode)&syscall.S_IFMT == syscall.S_IFREG
+	var m *mount
+	if regular {
+		m = mountOf(fd, mountKey(&st), true)
+	}
+	return readOpenedOn(r, fd, name, regular, int64(st.Size), m)
 }
 
 // readOpened reads fd, opened on name, to its end; regular and statSize
@@ -44,15 +50,17 @@ func readFile(r *uring.Ring, name string) ([]byte, error) {
 // since fstat, a read cut short by pages missing from the cache, and files
 // that are not regular (where a short read is not the end).
 func readOpened(r *uring.Ring, fd int, name string, regular bool, statSize int64) ([]byte, error) {
-	return readOpenedNoWait(r, fd, name, regular, statSize, false)
+	return readOpenedOn(r, fd, name, regular, statSize, nil)
 }
 
-// readOpenedNoWait is readOpened where noWait says the file system has no
-// RWF_NOWAIT reads, as overlayfs: every read then goes to the ring.
-func readOpenedNoWait(r *uring.Ring, fd int, name string, regular bool, statSize int64, noWait bool) ([]byte, error) {
+// readOpenedOn is readOpened for a file on mount m (nil: not known). Where
+// m has no RWF_NOWAIT reads (tmpfs, overlayfs, FUSE) every read is a plain
+// system call: the ring would hand it to a worker thread.
+func readOpenedOn(r *uring.Ring, fd int, name string, regular bool, statSize int64, m *mount) ([]byte, error) {
 	rd := fileReader{r: r, fd: fd, name: name, regular: regular}
 	rd.rule.read = viaNowait // a file of its own: ask the page cache every time
-	rd.rule.noWait.Store(noWait)
+	rd.rule.mount = m
+	rd.rule.noWait.Store(m.noNowait())
 	if regular && statSize > 0 && statSize < maxRW {
 		data := make([]byte, statSize)
 		n, grew, err := rd.first(data)
@@ -149,14 +157,6 @@ func openRead(name string) (int, error) {
 
 // pathOnStack bounds the names openRead copies on the stack.
 const pathOnStack = 256
-
-func fstat(fd int, st *syscall.Stat_t) error {
-	for {
-		if err := syscall.Fstat(fd, st); err != syscall.EINTR {
-			return err
-		}
-	}
-}
 
 // fileReader reads a descriptor ReadFile opened, at its file offset, as
 // os.File.Read would: a regular file by the dispatch rule (preadv2 with

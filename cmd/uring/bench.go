@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/goaio/uring"
+	"github.com/goaio/uring/fs"
 )
 
 func init() {
@@ -61,6 +62,8 @@ type benchReport struct {
 	Uring       bool         `json:"uring"`
 	Unavailable string       `json:"unavailable,omitempty"`
 	Dir         string       `json:"dir"`
+	FileSystem  string       `json:"file_system"` // the file system of Dir
+	Route       string       `json:"route"`       // where fs.File's calls go there (fs.Route)
 	SizeBytes   int64        `json:"size_bytes"`
 	Rounds      int          `json:"rounds"`
 	Cases       []caseResult `json:"cases"`
@@ -102,6 +105,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 
 	rep := benchReport{Kernel: osRelease(), GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
 		Dir: base, SizeBytes: *size, Rounds: *rounds}
+	rep.FileSystem, rep.Route = routeOf(base)
 	env := &benchEnv{dir: base, size: *size, goroutines: *goroutines}
 	if err := uring.Available(); err != nil {
 		rep.Unavailable = err.Error()
@@ -278,6 +282,7 @@ func summarize(side *sideResult) {
 func printTable(w io.Writer, rep *benchReport) {
 	fmt.Fprintf(w, "uring bench: kernel %s, %s, %d CPUs, data in %s (%d MiB), %d rounds\n",
 		rep.Kernel, rep.GoVersion, rep.CPUs, rep.Dir, rep.SizeBytes>>20, rep.Rounds)
+	fmt.Fprintf(w, "file system of the data: %s; fs.File there: %s\n", rep.FileSystem, rep.Route)
 	if !rep.Uring {
 		fmt.Fprintf(w, "io_uring unavailable (%s): standard library side only\n", rep.Unavailable)
 	}
@@ -360,4 +365,23 @@ func ns(v float64) string {
 		return "-"
 	}
 	return time.Duration(v).Round(10 * time.Nanosecond).String()
+}
+
+// routeOf names dir's file system and says where fs.File's calls go there:
+// the figures of the file cases hold for that file system only (tmpfs, the
+// temporary directory of many distributions, reads by system calls).
+func routeOf(dir string) (fileSystem, route string) {
+	tmp, err := os.CreateTemp(dir, "route-")
+	if err != nil {
+		return "unknown", err.Error()
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	f, err := fs.OpenFile(tmp.Name(), os.O_RDWR, 0)
+	if err != nil {
+		return "unknown", err.Error()
+	}
+	defer f.Close()
+	r := f.Route()
+	return r.FileSystem, fmt.Sprintf("read %s, write %s, sync %s", r.Read, r.Write, r.Sync)
 }
