@@ -164,7 +164,10 @@ fsmatrix: deps
 	(cd $(CONTRIB_DIR) && $(GO) test -c -o $(FSMATRIX_BIN)/pebble.test .); \
 	trap 'bash hack/fsmatrix.sh umount' EXIT; \
 	bash hack/fsmatrix.sh mount >/dev/null; \
-	rows=$$(bash hack/fsmatrix.sh list); echo "fsmatrix: mounted $$(echo "$$rows" | awk '{print $$1}' | tr '\n' ' ')"; \
+	rows=$$(bash hack/fsmatrix.sh list); \
+	if [ -z "$$rows" ]; then \
+		echo "fsmatrix: skipped: no file system could be mounted here (a container without CAP_SYS_ADMIN?)"; exit 0; fi; \
+	echo "fsmatrix: mounted $$(echo "$$rows" | awk '{print $$1}' | tr '\n' ' ')"; \
 	while read -r name dir; do \
 		echo "fsmatrix: $$name: fs on the ring"; \
 		(cd fs && TMPDIR=$$dir $(FSMATRIX_BIN)/fs.test -test.count=1 -test.timeout=$(TEST_TIMEOUT)) || exit 1; \

@@ -33,7 +33,7 @@ for row in "${rows[@]}"; do
   echo "fsbench: $name ($dir)" >&2
   work=$(mktemp -d "$dir/fsbench-XXXXXX")
   # Only fs and os run: the C and Ring.Do contenders are other benchmarks' anchors.
-  URING_BENCH_DIR=$work TMPDIR=$work URING_BENCH_ONLY='^(fs|os)[ .]' \
+  URING_BENCH_DIR=$work URING_BENCH_DIR_ONLY=1 TMPDIR=$work URING_BENCH_ONLY='^(fs|os)[ .]' \
     "$bin" -test.run '^$' -test.bench "$cases" -test.benchtime 1x -test.timeout 60m >"$out/$name" 2>&1 || true
   rm -rf "$work"
   if [ "${PEBBLE:-}" = 1 ]; then
@@ -54,7 +54,7 @@ for row in "${rows[@]}"; do
   read -r name dir <<<"$row"
   printf '| %s |' "$name"
   for b in $benches; do
-    cell=$(grep -E "^BenchmarkFS$b(-[0-9]+)?\s" "$out/$name" | grep -oE '[0-9.]+ xOS' | awk '{print $1}' | head -1)
+    cell=$(grep -E "^BenchmarkFS$b(-[0-9]+)?\s" "$out/$name" | grep -oE '[0-9.]+ xOS' | awk '{print $1}' | head -1 || true)
     [ -z "$cell" ] && grep -qE "^--- SKIP: BenchmarkFS$b\b" "$out/$name" && cell=skip
     [ -z "$cell" ] && grep -qE "^--- FAIL: BenchmarkFS$b\b" "$out/$name" && cell=FAIL
     printf ' %s |' "${cell:--}"

@@ -67,7 +67,14 @@ cmd=${1:-list}
 case $cmd in
 mount)
   [ "$(id -u)" = 0 ] || { say "not root: cannot mount loop devices, tmpfs or overlayfs"; exit 1; }
-  mkdir -p "$root"
+  mkdir -p "$root/probe"
+  # Root in a container without CAP_SYS_ADMIN cannot mount anything: say so
+  # once, before installing tools for mounts that cannot happen.
+  if ! mount -t tmpfs -o size=1m tmpfs "$root/probe" 2>/dev/null; then
+    say "cannot mount here (no CAP_SYS_ADMIN: a container?): nothing mounted"
+    exit 0
+  fi
+  umount "$root/probe"
   for n in "${names[@]}"; do mount_one "$n" || say "$n left out"; done
   "$0" list ;;
 umount)
