@@ -158,16 +158,16 @@ fsmatrix: deps
 	@if [ "$$(uname -s)" != Linux ] || [ "$$(id -u)" != 0 ]; then \
 		echo "fsmatrix: skipped: mounting loop devices, tmpfs and overlayfs needs root on Linux (run make fsmatrix as root)"; \
 		exit 0; fi; \
-	mkdir -p $(FSMATRIX_BIN); \
-	$(GO) test -c -o $(FSMATRIX_BIN)/fs.test ./fs; \
-	$(GO) test -c -tags uring_faults -o $(FSMATRIX_BIN)/fs-faults.test ./fs; \
-	(cd $(CONTRIB_DIR) && $(GO) test -c -o $(FSMATRIX_BIN)/pebble.test .); \
 	trap 'bash hack/fsmatrix.sh umount' EXIT; \
 	bash hack/fsmatrix.sh mount >/dev/null; \
 	rows=$$(bash hack/fsmatrix.sh list); \
 	if [ -z "$$rows" ]; then \
 		echo "fsmatrix: skipped: no file system could be mounted here (a container without CAP_SYS_ADMIN?)"; exit 0; fi; \
 	echo "fsmatrix: mounted $$(echo "$$rows" | awk '{print $$1}' | tr '\n' ' ')"; \
+	mkdir -p $(FSMATRIX_BIN); \
+	$(GO) test -c -o $(FSMATRIX_BIN)/fs.test ./fs; \
+	$(GO) test -c -tags uring_faults -o $(FSMATRIX_BIN)/fs-faults.test ./fs; \
+	(cd $(CONTRIB_DIR) && $(GO) test -c -o $(FSMATRIX_BIN)/pebble.test .); \
 	while read -r name dir; do \
 		echo "fsmatrix: $$name: fs on the ring"; \
 		(cd fs && TMPDIR=$$dir $(FSMATRIX_BIN)/fs.test -test.count=1 -test.timeout=$(TEST_TIMEOUT)) || exit 1; \
