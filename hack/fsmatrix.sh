@@ -89,6 +89,8 @@ umount)
     rm -f "$img"
   done ;;
 list)
-  for n in "${names[@]}"; do mounted "$n" && echo "$n $root/$n/mnt"; done ;;
+  for n in "${names[@]}"; do
+    if mounted "$n"; then echo "$n $root/$n/mnt"; fi
+  done ;;
 *) say "unknown command $cmd"; exit 2 ;;
 esac
