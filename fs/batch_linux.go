@@ -215,7 +215,7 @@ func readFilesChunk(ctx context.Context, r *uring.Ring, paths []string, datas []
 			datas[i], errs[i] = ReadFile(paths[i], WithRing(r)) // not a plain regular file
 			continue
 		}
-		if m := mountOf(fds[i], mountKey(st), true); m.noNowait() {
+		if m := mountOf(fds[i], mountKey(st)); m.noNowait() {
 			// tmpfs, overlayfs, FUSE: the ring would hand the read to a
 			// worker thread; the system call os makes costs less.
 			datas[i], errs[i] = readOpenedOn(r, fds[i], paths[i], true, int64(st.Size), m)

@@ -21,7 +21,7 @@ type mount struct{}
 
 func (d *dispatch) choose(int, bool, *mount, int) {}
 
-func fileOnRing(int, int) (regular bool, m *mount, ok bool) { return false, nil, false }
+func fileOnRing(int) (regular bool, m *mount, ok bool) { return false, nil, false }
 
 func (d *dispatch) inline(int, bool, []byte, int64) (int, error, bool) { return 0, nil, false }
 

@@ -97,7 +97,7 @@ func newFile(f *os.File, flag int, opts []Option) *File {
 	if !ok {
 		return file
 	}
-	regular, m, ok := fileOnRing(fd, flag)
+	regular, m, ok := fileOnRing(fd)
 	if !ok {
 		return file // not a regular file or block device: os.File's own paths
 	}

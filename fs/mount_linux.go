@@ -28,8 +28,7 @@ type mount struct {
 
 // nowait states.
 const (
-	nowaitUnknown int32 = iota // no readable file of the mount opened yet
-	nowaitYes                  // preadv2(RWF_NOWAIT) reads work
+	nowaitUnknown int32 = iota // no read answered yet: try RWF_NOWAIT
 	nowaitNo                   // EOPNOTSUPP: reads are plain system calls
 )
 
@@ -37,43 +36,26 @@ const (
 // reused, or STATX_MNT_ID before Linux 6.8) to its *mount.
 var mounts sync.Map
 
-// mountOf returns the mount of the file system fd is open on, whose
-// mount ID is mntID, learning its type on first sight. readable says a
-// one-byte probe read of fd may tell whether RWF_NOWAIT reads work there.
-func mountOf(fd int, mntID uint64, readable bool) *mount {
-	m, ok := mounts.Load(mntID)
-	if !ok {
-		var st unix.Statfs_t
-		for unix.Fstatfs(fd, &st) == syscall.EINTR {
-		}
-		m, _ = mounts.LoadOrStore(mntID, &mount{fsType: int64(st.Type)})
+// mountOf returns the mount of the file system fd is open on, whose mount
+// ID is mntID, learning its type with fstatfs on first sight. The file
+// systems known to refuse RWF_NOWAIT reads start as such; on any other the
+// first read that is refused (EOPNOTSUPP) tells the mount, and later Files
+// route by it. No probe read: a read, even past the end, would touch the
+// file's atime on xfs and btrfs.
+func mountOf(fd int, mntID uint64) *mount {
+	if m, ok := mounts.Load(mntID); ok {
+		return m.(*mount)
 	}
-	mt := m.(*mount)
-	if readable && mt.nowait.Load() == nowaitUnknown {
-		mt.probe(fd)
+	var st unix.Statfs_t
+	for unix.Fstatfs(fd, &st) == syscall.EINTR {
 	}
-	return mt
-}
-
-// probe asks fd's file system, with a one-byte preadv2(RWF_NOWAIT) at
-// offset 0, whether it has non-blocking reads: the kernel refuses the flag
-// (EOPNOTSUPP) before it looks at the file's size or pages.
-func (m *mount) probe(fd int) {
-	var b [1]byte
-	iov := [1]unix.Iovec{{Base: &b[0]}}
-	iov[0].SetLen(1)
-	for {
-		_, err := preadNowait(fd, iov[:], 1, 0)
-		switch err {
-		case syscall.EINTR:
-			continue
-		case syscall.EOPNOTSUPP:
-			m.nowait.Store(nowaitNo)
-		case nil, syscall.EAGAIN:
-			m.nowait.Store(nowaitYes)
-		}
-		return // any other error: not known yet
+	m := &mount{fsType: int64(st.Type)}
+	switch m.fsType {
+	case tmpfsMagic, ramfsMagic, overlayMagic, fuseMagic:
+		m.nowait.Store(nowaitNo)
 	}
+	got, _ := mounts.LoadOrStore(mntID, m)
+	return got.(*mount)
 }
 
 // noNowait reports that the mount's file system has no RWF_NOWAIT reads.
@@ -84,8 +66,9 @@ func (m *mount) noNowait() bool { return m != nil && m.nowait.Load() == nowaitNo
 // without a worker thread), and on overlayfs, where io-wq's workers still
 // beat os's threads (1.79x at 64 goroutines). Everywhere else it is the
 // system call: on tmpfs an O_DIRECT read is a copy from memory, and on FUSE
-// the ring measured 0.52x os (docs/design.md). A file system not yet
-// probed counts as one with RWF_NOWAIT, as choose's buffered path does.
+// the ring measured 0.52x os (docs/design.md). A file system whose reads
+// have not been refused counts as one with RWF_NOWAIT, as choose's buffered
+// path does.
 func (m *mount) directOnRing() bool {
 	return m == nil || m.fsType == overlayMagic || !m.noNowait() && !m.inMemory()
 }
@@ -99,6 +82,7 @@ const (
 	tmpfsMagic   = 0x01021994
 	ramfsMagic   = 0x858458f6
 	overlayMagic = 0x794c7630
+	fuseMagic    = 0x65735546
 )
 
 // name is the file system's name for f_type, as /proc/mounts spells it.
@@ -135,12 +119,11 @@ var fsNames = map[int64]string{
 	0x1373:     "devtmpfs",
 }
 
-// fileOnRing says whether the ring should do the I/O of fd, opened with
-// flag (or flagsUnknown): regular files and block devices, which never
-// return EAGAIN, do; pipes, terminals and sockets keep os.File's paths,
-// whose deadlines live in Go's netpoller. For a regular file it returns
-// its mount too.
-func fileOnRing(fd int, flag int) (regular bool, m *mount, ok bool) {
+// fileOnRing says whether the ring should do the I/O of fd: regular files
+// and block devices, which never return EAGAIN, do; pipes, terminals and
+// sockets keep os.File's paths, whose deadlines live in Go's netpoller. For
+// a regular file it returns its mount too.
+func fileOnRing(fd int) (regular bool, m *mount, ok bool) {
 	var st unix.Statx_t
 	if statID(fd, &st) != nil {
 		return false, nil, false
@@ -149,8 +132,7 @@ func fileOnRing(fd int, flag int) (regular bool, m *mount, ok bool) {
 	case syscall.S_IFBLK:
 		return false, nil, true
 	case syscall.S_IFREG:
-		readable := flag == flagsUnknown || flag&(syscall.O_WRONLY|syscall.O_RDWR) != syscall.O_WRONLY
-		return true, mountOf(fd, mountKey(&st), readable), true
+		return true, mountOf(fd, mountKey(&st)), true
 	}
 	return false, nil, false
 }

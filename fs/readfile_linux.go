@@ -34,7 +34,7 @@ func readFile(r *uring.Ring, name string) ([]byte, error) {
 	regular := uint32(st.Mode)&syscall.S_IFMT == syscall.S_IFREG
 	var m *mount
 	if regular {
-		m = mountOf(fd, mountKey(&st), true)
+		m = mountOf(fd, mountKey(&st))
 	}
 	return readOpenedOn(r, fd, name, regular, int64(st.Size), m)
 }
