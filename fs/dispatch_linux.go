@@ -16,8 +16,9 @@ import (
 //   - a buffered read asks with preadv2(RWF_NOWAIT), which copies what the
 //     page cache holds and fails with EAGAIN instead of going to the device
 //     or waiting for a page lock, and the rest goes to the ring. It cannot
-//     wait for I/O, so it is made without entersyscall (RawSyscall6), which
-//     pays for preadv2's extra kernel work over pread64. Where the file
+//     wait for I/O, so it is made without entersyscall (RawSyscall6). After
+//     a run of hits a window of reads is pread64, os's cheaper call (the warm
+//     window, below). Where the file
 //     system has no RWF_NOWAIT reads (EOPNOTSUPP: tmpfs, overlayfs, FUSE),
 //     io_uring cannot issue a read without blocking either and hands each
 //     to an io-wq thread, so every read there is a plain system call
@@ -43,6 +44,45 @@ type dispatch struct {
 	read, write, sync path
 	mount             *mount      // the File's file system (nil: a block device, or not known)
 	noWait            atomic.Bool // the kernel said RWF_NOWAIT is not supported here
+	hits, warmLeft    atomic.Int32 // the warm window (below)
+}
+
+// A buffered read that RWF_NOWAIT could serve costs about 150 ns more in
+// the kernel than os's pread64 (the vectored path), 0.88-0.94x os from one
+// goroutine. So once warmAfter reads in a row were served, a File makes its
+// next warmWindow reads as pread64 with entersyscall, as os does: a miss
+// among them blocks a thread, not a processor, as os's would. Then it asks
+// with RWF_NOWAIT again, so a file gone cold reaches the ring within a
+// window (docs/design.md, "The warm window").
+const (
+	warmAfter  = 16  // RWF_NOWAIT hits in a row that open a warm window
+	warmWindow = 256 // reads in a window
+)
+
+// inWarmWindow takes one read of the window, if one is open. Loads and
+// stores, not read-modify-writes: readers on other cores do not contend for
+// the line, and a lost update only moves the window's end by a read.
+func (d *dispatch) inWarmWindow() bool {
+	n := d.warmLeft.Load()
+	if n <= 0 {
+		return false
+	}
+	d.warmLeft.Store(n - 1)
+	return true
+}
+
+// count records a RWF_NOWAIT read's answer: hits in a row open a window.
+func (d *dispatch) count(hit bool) {
+	if !hit {
+		d.hits.Store(0)
+		return
+	}
+	if h := d.hits.Load() + 1; h < warmAfter {
+		d.hits.Store(h)
+		return
+	}
+	d.hits.Store(0)
+	d.warmLeft.Store(warmWindow)
 }
 
 // choose sets how a File's reads, writes and syncs run: fd is its
@@ -86,13 +126,18 @@ func (d *dispatch) inline(fd int, write bool, b []byte, off int64) (n int, err e
 	case viaRing:
 		return 0, nil, false
 	case viaNowait: // reads only (choose never gives it to writes)
+		if d.inWarmWindow() {
+			break // the system call os makes: a miss blocks this thread, as os's would
+		}
 		if !d.noWait.Load() {
 			var iov [1]unix.Iovec
 			if len(b) > 0 {
 				iov[0].Base = &b[0]
 			}
 			iov[0].SetLen(len(b))
-			return d.nowaitRead(fd, iov[:], len(b), off)
+			n, err, ok = d.nowaitRead(fd, iov[:], len(b), off)
+			d.count(ok && err == nil)
+			return n, err, ok
 		}
 	}
 	for {

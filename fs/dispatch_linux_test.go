@@ -75,8 +75,10 @@ func TestReadAtDispatch(t *testing.T) {
 		}
 	}
 
-	// The File has read warm pages; every read still asks the page cache,
-	// so the first pass after the pages are dropped reaches the ring. On a
+	// The File has read warm pages and opened a warm window (reads made as
+	// pread64); the window ends after 256 reads and the File asks the page
+	// cache again, so a pass after the pages are dropped reaches the ring
+	// within a few tries (reachesRing allows 200 of 16 reads). On a
 	// file system without RWF_NOWAIT reads (tmpfs, overlayfs, FUSE) the ring
 	// would hand every read to a worker thread: none goes there.
 	noNowait := !nowaitReads(t, p)

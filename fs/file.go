@@ -158,8 +158,9 @@ func (f *File) Read(b []byte) (int, error) { return f.ReadContext(context.Backgr
 
 // ReadContext is Read with cancellation: when ctx ends, a read on the ring
 // is cancelled, and the call returns once the kernel is done with b. A read
-// the page cache serves runs as one system call and is not interrupted
-// (the dispatch rule, docs/design.md).
+// the page cache serves, and every read on a file system without
+// non-blocking reads (tmpfs, overlayfs, FUSE), runs as one system call and
+// is not interrupted (the dispatch rule, docs/design.md; Route says which).
 func (f *File) ReadContext(ctx context.Context, b []byte) (int, error) {
 	if !f.UsesRing() {
 		return f.osFile().Read(b)

@@ -39,23 +39,19 @@ func readFile(r *uring.Ring, name string) ([]byte, error) {
 	return readOpenedOn(r, fd, name, regular, int64(st.Size), m)
 }
 
-// readOpened reads fd, opened on name, to its end; regular and statSize
-// are what its fstat said. A regular file's first read fills a buffer of
+// readOpenedOn reads fd, opened on name, to its end; regular and statSize
+// are what its statx said. A regular file's first read fills a buffer of
 // exactly the size, with one spare byte beside it that only a file grown
-// since fstat reaches (so a 4 KiB file costs a 4 KiB allocation, where
+// since statx reaches (so a 4 KiB file costs a 4 KiB allocation, where
 // os.ReadFile's size+512 takes the next size class, 4.75 KiB). A read that
 // returns the size is the whole file (the read os.ReadFile makes to see the
 // end is not made). Anything else continues os.ReadFile's loop on the same
 // descriptor: a file that claims no size (/proc), one that grew or shrank
-// since fstat, a read cut short by pages missing from the cache, and files
-// that are not regular (where a short read is not the end).
-func readOpened(r *uring.Ring, fd int, name string, regular bool, statSize int64) ([]byte, error) {
-	return readOpenedOn(r, fd, name, regular, statSize, nil)
-}
-
-// readOpenedOn is readOpened for a file on mount m (nil: not known). Where
-// m has no RWF_NOWAIT reads (tmpfs, overlayfs, FUSE) every read is a plain
-// system call: the ring would hand it to a worker thread.
+// since statx, a read cut short by pages missing from the cache, and files
+// that are not regular (where a short read is not the end). m is the file's
+// mount (nil: not known): where it has no RWF_NOWAIT reads
+// (tmpfs, overlayfs, FUSE) every read is a plain system call, as the ring
+// would hand it to a worker thread.
 func readOpenedOn(r *uring.Ring, fd int, name string, regular bool, statSize int64, m *mount) ([]byte, error) {
 	rd := fileReader{r: r, fd: fd, name: name, regular: regular}
 	rd.rule.read = viaNowait // a file of its own: ask the page cache every time
