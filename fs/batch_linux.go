@@ -36,7 +36,7 @@ func (f *File) ReadAtv(ctx context.Context, bufs [][]byte, offs []int64) ([]int,
 		}
 		return ns, errs
 	}
-	if f.rule.read == viaSyscall {
+	if f.rule.read == viaSyscall || f.rule.read == viaRawRead {
 		// tmpfs, overlayfs, FUSE: the ring would hand each read to a worker
 		// thread, so each is the system call ReadAt makes.
 		for i := range bufs {

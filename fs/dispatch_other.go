@@ -11,6 +11,7 @@ const (
 	viaRing path = iota
 	viaNowait
 	viaSyscall
+	viaRawRead
 )
 
 // dispatch is a File's dispatch state: everything on the ring.

@@ -3,6 +3,8 @@ package fs
 import (
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -23,6 +25,7 @@ import (
 // mount is what the dispatch rule knows of one mounted file system.
 type mount struct {
 	fsType int64 // statfs f_type
+	noSwap bool  // no swap when first seen: a memory file system's pages stay in memory
 	nowait atomic.Int32
 }
 
@@ -50,6 +53,9 @@ func mountOf(fd int, mntID uint64) *mount {
 	for unix.Fstatfs(fd, &st) == syscall.EINTR {
 	}
 	m := &mount{fsType: int64(st.Type)}
+	if m.inMemory() {
+		m.noSwap = swapTotal() == 0
+	}
 	switch m.fsType {
 	case tmpfsMagic, ramfsMagic, overlayMagic, fuseMagic:
 		m.nowait.Store(nowaitNo)
@@ -186,4 +192,23 @@ func fileSystemOf(f *os.File) string {
 		return ""
 	}
 	return (&mount{fsType: int64(st.Type)}).name()
+}
+
+// swapTotal is /proc/meminfo's SwapTotal in kB (-1 when unknown).
+func swapTotal() int64 {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "SwapTotal:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				if n, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+					return n
+				}
+			}
+		}
+	}
+	return -1
 }

@@ -41,7 +41,7 @@ func (p path) String() string {
 	switch p {
 	case viaRing:
 		return "ring"
-	case viaSyscall:
+	case viaSyscall, viaRawRead:
 		return "syscall"
 	}
 	return "nowait"

@@ -20,12 +20,7 @@ size_mb=${FSMATRIX_SIZE_MB:-1024}
 
 say() { echo "fsmatrix: $*" >&2; }
 
-ensure() { # ensure CMD PACKAGE
-  command -v "$1" >/dev/null 2>&1 && return 0
-  if command -v apt-get >/dev/null 2>&1; then
-    say "installing $2 for $1"
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2"; } >/dev/null 2>&1 || true
-  fi
+ensure() { # ensure CMD PACKAGE: mount installed what it could, once
   command -v "$1" >/dev/null 2>&1
 }
 
@@ -75,6 +70,15 @@ mount)
     exit 0
   fi
   umount "$root/probe"
+  # The tools the loop and FUSE mounts need, in one apt-get for all.
+  need=()
+  command -v mkfs.xfs >/dev/null 2>&1 || need+=(xfsprogs)
+  command -v mkfs.btrfs >/dev/null 2>&1 || need+=(btrfs-progs)
+  command -v bindfs >/dev/null 2>&1 || need+=(bindfs)
+  if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing ${need[*]}"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; } >/dev/null 2>&1 || true
+  fi
   for n in "${names[@]}"; do mount_one "$n" || say "$n left out"; done
   "$0" list ;;
 umount)
