@@ -404,19 +404,26 @@ func BenchmarkFSWriteAt1(b *testing.B) {
 			})
 		}}
 	}
+	ours, theirs := createPair(b, dir)
+	t := compare(b, d, writers("fs.File", ours), writers("os.File", theirs))
+	report(b, t[0].rate(), "IOPS")
+	report(b, t[0].rate()/t[1].rate(), "xOS")
+}
+
+// createPair creates the files "fs" (an fs.File) and "os" (an os.File) in
+// dir, closed when b ends.
+func createPair(b *testing.B, dir string) (*fs.File, *os.File) {
 	ours, err := fs.Create(filepath.Join(dir, "fs"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ours.Close()
+	b.Cleanup(func() { ours.Close() })
 	theirs, err := os.Create(filepath.Join(dir, "os"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer theirs.Close()
-	t := compare(b, d, writers("fs.File", ours), writers("os.File", theirs))
-	report(b, t[0].rate(), "IOPS")
-	report(b, t[0].rate()/t[1].rate(), "xOS")
+	b.Cleanup(func() { theirs.Close() })
+	return ours, theirs
 }
 
 // BenchmarkFSAppendSync: a write-ahead log's shape, 4 KiB appends with an
@@ -456,16 +463,7 @@ func BenchmarkFSAppendSync(b *testing.B) {
 			})
 		}}
 	}
-	ours, err := fs.Create(filepath.Join(dir, "fs"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ours.Close()
-	theirs, err := os.Create(filepath.Join(dir, "os"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer theirs.Close()
+	ours, theirs := createPair(b, dir)
 	t := compare(b, d, appender("fs.File", ours), appender("os.File", theirs))
 	report(b, t[0].rate(), "writes/s")
 	report(b, t[0].rate()/t[1].rate(), "xOS")
