@@ -182,7 +182,7 @@ fsmatrix: deps
 # workload on every file system of the matrix: one table of fs/os ratios.
 bench-fs: deps
 	@trap 'bash hack/fsmatrix.sh umount' EXIT; \
-	FSMATRIX_SIZE_MB=4096 bash hack/fsmatrix.sh mount >/dev/null; \
+	bash hack/fsmatrix.sh mount >/dev/null; \
 	bash hack/fsbench.sh
 
 # The soak (internal/soak): file, echo and net/http traffic on one ring for

@@ -6,8 +6,11 @@
 #   fsmatrix.sh umount   unmount them and free the loop devices
 #   fsmatrix.sh list     "name dir" per line for each one mounted now
 #
-# ext4, xfs and btrfs live on loop devices over image files (direct I/O, so a
-# page-cache miss reaches the disk, not the host's cache of the image); tmpfs
+# ext4, xfs and btrfs live on loop devices over sparse image files of
+# FSMATRIX_SIZE_MB (4 GiB: Pebble preallocates its WALs at 295 MB each, and
+# a 1 GiB file system ran out of space under contrib/pebble's test), with
+# direct I/O, so a page-cache miss reaches the disk, not the host's cache of
+# the image; tmpfs
 # is memory; overlayfs has its lower and upper layers on the disk, as a
 # container's root file system; fuse is bindfs mirroring a directory of the
 # disk. A file system whose tools are missing is installed with apt-get when
@@ -16,7 +19,7 @@ set -euo pipefail
 
 root=${FSMATRIX_ROOT:-/var/tmp/uring-fsmatrix}
 names=(ext4 xfs btrfs tmpfs overlay fuse)
-size_mb=${FSMATRIX_SIZE_MB:-1024}
+size_mb=${FSMATRIX_SIZE_MB:-4096}
 
 say() { echo "fsmatrix: $*" >&2; }
 
