@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 )
 
 // DirFS returns an io/fs.FS for the tree rooted at dir, like os.DirFS, whose
@@ -25,15 +26,20 @@ var (
 )
 
 // join validates name as io/fs does and returns the OS path, or the error
-// os.DirFS gives.
+// os.DirFS gives. Like os.DirFS it appends name to the root without
+// cleaning: "." stays "dir/.", whose Stat is named ".", not after dir.
 func (d dirFS) join(op, name string) (string, error) {
 	if d.dir == "" {
 		return "", &iofs.PathError{Op: op, Path: name, Err: errors.New("os: DirFS with empty root")}
 	}
-	if !iofs.ValidPath(name) || runtime.GOOS == "windows" && containsBackslash(name) {
+	if !iofs.ValidPath(name) || strings.IndexByte(name, 0) >= 0 || runtime.GOOS == "windows" && containsBackslash(name) {
 		return "", &iofs.PathError{Op: op, Path: name, Err: iofs.ErrInvalid}
 	}
-	return filepath.Join(d.dir, filepath.FromSlash(name)), nil
+	name = filepath.FromSlash(name)
+	if os.IsPathSeparator(d.dir[len(d.dir)-1]) {
+		return d.dir + name, nil
+	}
+	return d.dir + string(os.PathSeparator) + name, nil
 }
 
 func containsBackslash(s string) bool {

@@ -4,6 +4,7 @@ package fs_test
 
 import (
 	"io"
+	iofs "io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -60,4 +61,45 @@ func TestDirFSServesHTTP(t *testing.T) {
 	body, _ = io.ReadAll(resp2.Body)
 	require.Equal(t, http.StatusPartialContent, resp2.StatusCode)
 	require.Len(t, body, 1000)
+}
+
+// Issue 25, defect 5: names inside the FS are os.DirFS's: Stat(".") is named
+// ".", not after the directory, so fs.WalkDir starts at "."; every call's
+// result and error match os.DirFS's, a trailing slash on the root and a NUL
+// in the name included.
+func TestDirFSNamesMatchOS(t *testing.T) {
+	tree := makeTree(t)
+	for _, dir := range []string{tree, tree + "/"} {
+		ours, theirs := fs.DirFS(dir), os.DirFS(dir)
+		walk := func(fsys iofs.FS) []string {
+			var seen []string
+			require.NoError(t, iofs.WalkDir(fsys, ".", func(p string, d iofs.DirEntry, err error) error {
+				require.NoError(t, err)
+				seen = append(seen, p+" "+d.Name())
+				return nil
+			}))
+			return seen
+		}
+		require.Equal(t, walk(theirs), walk(ours), "WalkDir from %q", dir)
+		for _, name := range []string{".", "a", "a/b", "hello.txt", "a/\x00", "missing", "a/../a"} {
+			outcome := func(fsys iofs.FS) string {
+				fi, err := iofs.Stat(fsys, name)
+				if err != nil {
+					return "error " + err.Error()
+				}
+				out := fi.Name()
+				f, err := fsys.Open(name)
+				if err != nil {
+					return out + "; open error " + err.Error()
+				}
+				defer f.Close()
+				st, err := f.Stat()
+				if err != nil {
+					return out + "; stat error " + err.Error()
+				}
+				return out + "; " + st.Name()
+			}
+			require.Equal(t, outcome(theirs), outcome(ours), "Stat/Open(%q) in %q", name, dir)
+		}
+	}
 }
