@@ -163,16 +163,25 @@ func selectCases(only string) ([]benchCase, error) {
 		return benchCases, nil
 	}
 	var out []benchCase
+	seen := map[string]bool{}
 	for _, name := range strings.Split(only, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" || seen[name] { // "nop," and "nop,nop" are "nop", as a shell user means them
+			continue
+		}
+		seen[name] = true
 		found := false
 		for _, c := range benchCases {
-			if c.name == strings.TrimSpace(name) {
+			if c.name == name {
 				out, found = append(out, c), true
 			}
 		}
 		if !found {
 			return nil, fmt.Errorf("unknown case %q (cases: %s)", name, caseNames())
 		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--only %q names no case (cases: %s)", only, caseNames())
 	}
 	return out, nil
 }

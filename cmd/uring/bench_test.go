@@ -107,3 +107,31 @@ func TestBenchBadArguments(t *testing.T) {
 		require.NotEmpty(t, errb.String())
 	}
 }
+
+// Issue 25, defect 9: --only takes the list as a shell user writes it: a
+// trailing comma, spaces and a repeated name select what they name; a list
+// of no names and an unknown name are refused.
+func TestBenchOnlyList(t *testing.T) {
+	names := func(only string) ([]string, error) {
+		cs, err := selectCases(only)
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.name)
+		}
+		return out, err
+	}
+	for only, want := range map[string][]string{
+		"nop,":              {"nop"},
+		" nop , randread ,": {"nop", "randread"},
+		"nop,nop,randread":  {"nop", "randread"},
+		"randread,,direct":  {"randread", "direct"},
+	} {
+		got, err := names(only)
+		require.NoError(t, err, "--only %q", only)
+		require.Equal(t, want, got, "--only %q", only)
+	}
+	for _, only := range []string{",", " , ", "nop,bogus"} {
+		_, err := names(only)
+		require.Error(t, err, "--only %q", only)
+	}
+}
