@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/schollz/progressbar/v3"
@@ -134,6 +135,11 @@ func copyFile(ctx context.Context, src, dst string, opt cpOptions, stderr io.Wri
 		di, err = os.Stat(dst)
 	}
 	exists := err == nil
+	if !exists && errors.Is(err, fs.ErrNotExist) && strings.HasSuffix(dst, "/") {
+		// "dir/" names a directory that is not there: cp says so, where
+		// creating it as a file would say "Is a directory".
+		return cpErrorf("cannot create regular file '%s': %s", dst, errText(syscall.ENOTDIR))
+	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return cpErrorf("cannot stat '%s': %s", dst, errText(err))
 	}
@@ -177,11 +183,13 @@ func copyFile(ctx context.Context, src, dst string, opt cpOptions, stderr io.Wri
 
 	size := si.Size()
 	bar := newCopyProgress(stderr, filepath.Base(src), size)
-	if !regular {
+	if !regular || size == 0 {
+		// Streams, and regular files whose size says nothing (/proc and
+		// /sys report 0 for files with content): copied to their end.
 		if _, err := io.Copy(out, in); err != nil {
 			return rwError(src, dst, err)
 		}
-	} else if size > 0 {
+	} else {
 		align := 1
 		if opt.direct {
 			align = directAlign(in, out)
@@ -215,9 +223,12 @@ func copyFile(ctx context.Context, src, dst string, opt cpOptions, stderr io.Wri
 				return err
 			}
 		}
-		// Holes at the end and the padding of an aligned last span.
-		if err := out.Truncate(size); err != nil {
-			return cpErrorf("cannot truncate '%s': %s", dst, errText(err))
+		// Holes at the end and the padding of an aligned last span; only a
+		// regular destination has a size to set (/dev/null, a FIFO have none).
+		if oi, err := out.Stat(); err == nil && oi.Mode().IsRegular() {
+			if err := out.Truncate(size); err != nil {
+				return cpErrorf("cannot truncate '%s': %s", dst, errText(err))
+			}
 		}
 	}
 	if opt.sync {
