@@ -254,14 +254,21 @@ func (r *Ring) NewBufferRing(group uint16, entries, size int) (*BufferRing, erro
 const bufRingEntrySize = 16
 
 // Bytes returns the data a completion delivered into a provided buffer: a
-// view of the buffer, valid until Release. It returns nil when the
-// completion used no buffer.
+// view of the buffer, valid until Release or Close. It returns nil when the
+// completion used no buffer, and after Close (or the Ring's Close), which
+// frees the buffers.
 func (br *BufferRing) Bytes(res Result) []byte {
 	bid, ok := res.BufferID()
 	if !ok || res.Res <= 0 || int(res.shard) >= len(br.rings) || int(bid) >= br.Entries {
 		return nil
 	}
 	n := min(int(res.Res), br.Size)
+	// Under the lock Close frees under: the ring's C struct is read here.
+	br.mu.Lock()
+	defer br.mu.Unlock()
+	if br.closed {
+		return nil
+	}
 	return br.rings[res.shard].bytes(bid, n)
 }
 
