@@ -2,6 +2,7 @@ package fs
 
 import (
 	"math/bits"
+	"os"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -287,4 +288,17 @@ func rawRead(fd int, b []byte, off int64) (int, error) {
 		return 0, e
 	}
 	return int(r), nil
+}
+
+// openFlags is F_GETFL of f's descriptor, flagsUnknown when it fails.
+func openFlags(f *os.File) int {
+	fd, ok := ringFd(f)
+	if !ok {
+		return flagsUnknown
+	}
+	flag, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		return flagsUnknown
+	}
+	return flag
 }

@@ -77,10 +77,12 @@ func NewFile(fd uintptr, name string, opts ...Option) *File {
 	if f == nil {
 		return nil
 	}
-	return newFile(f, flagsUnknown, opts)
+	// Its open flags, as os.NewFile reads them: O_APPEND decides WriteAt
+	// and the copy paths, O_DIRECT the dispatch rule.
+	return newFile(f, openFlags(f), opts)
 }
 
-// flagsUnknown: NewFile's descriptor, whose open flags the kernel must tell.
+// flagsUnknown: a descriptor whose open flags the kernel did not tell.
 const flagsUnknown = -1
 
 func newFile(f *os.File, flag int, opts []Option) *File {
