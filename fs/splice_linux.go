@@ -16,6 +16,9 @@ import (
 // ReadFrom) or a connected TCP or unix stream socket. Its descriptor is only
 // used inside the RawConn's Read and Write callbacks: they keep it open, and
 // wait on Go's netpoller (honouring deadlines and Close) when it is not ready.
+// A blocking descriptor (a shell's stdin or stdout adopted by os.NewFile) is
+// not in the netpoller, which cannot wait on it: it is no stream here, and
+// os's own copy paths take it, as they do for os.File.
 func streamOf(x any) (rc syscall.RawConn, name string, kind ringfd.StreamKind) {
 	sc, ok := x.(syscall.Conn)
 	if !ok {
@@ -25,7 +28,11 @@ func streamOf(x any) (rc syscall.RawConn, name string, kind ringfd.StreamKind) {
 	if err != nil {
 		return nil, "", ringfd.NotStream
 	}
-	_ = rc.Control(func(fd uintptr) { kind = ringfd.KindOf(int(fd)) })
+	_ = rc.Control(func(fd uintptr) {
+		if flag, err := unix.FcntlInt(fd, unix.F_GETFL, 0); err == nil && flag&unix.O_NONBLOCK != 0 {
+			kind = ringfd.KindOf(int(fd))
+		}
+	})
 	if n, ok := x.(interface{ Name() string }); ok && kind == ringfd.PipeStream {
 		name = n.Name()
 	}
