@@ -1034,6 +1034,22 @@ func TestConnFile(t *testing.T) {
 		require.NoError(t, err)
 		defer f.Close()
 		o.add("name", f.Name())
+		// Issue 25, defect 2: the copy is in the netpoller (deadlines work on
+		// it) and the conn's own socket stays non-blocking; f.Fd, below,
+		// makes the copy blocking, as it does for std's.
+		o.add("deadline on the copy", fmt.Sprint(f.SetReadDeadline(time.Now().Add(20*time.Millisecond))))
+		// A copy outside the netpoller ignores the deadline and blocks until
+		// data comes: the peer sends a byte late, so that such a read ends.
+		late := time.AfterFunc(2*time.Second, func() { sc.Write([]byte("z")) })
+		defer late.Stop()
+		_, rerr := f.Read(make([]byte, 1))
+		o.add("read past the deadline", errors.Is(rerr, os.ErrDeadlineExceeded))
+		rc, err := c.(syscall.Conn).SyscallConn()
+		require.NoError(t, err)
+		var connFl int
+		require.NoError(t, rc.Control(func(fd uintptr) { connFl, _ = unix.FcntlInt(fd, unix.F_GETFL, 0) }))
+		o.add("conn nonblock after File", connFl&unix.O_NONBLOCK != 0)
+		require.NoError(t, f.SetReadDeadline(time.Time{}))
 		fl, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0)
 		require.NoError(t, err)
 		o.add("nonblock", fl&unix.O_NONBLOCK != 0)

@@ -234,8 +234,14 @@ func (fd *netFD) control(f func(int) error) error {
 	return f(fd.Sysfd)
 }
 
-// file returns a dup of the descriptor as an *os.File, as std's File methods
-// do (the copy is in blocking mode).
+// file returns a dup of the descriptor as an *os.File, exactly as std's
+// File methods make it (Go 1.26): non-blocking and in the netpoller, so its
+// deadlines work, and made blocking by its Fd. Making the copy blocking
+// here, as before, made the conn's own socket blocking too (O_NONBLOCK
+// belongs to the open file description the two share) and left the copy
+// outside the netpoller (issue 25, defect 2). os.NewFile alone would give a
+// copy whose Fd stays non-blocking; only std's own File gives both, so the
+// copy is taken through a std conn adopted from a temporary dup.
 func (fd *netFD) file(op string) (*os.File, error) {
 	var nfd int
 	err := fd.control(func(s int) error {
@@ -246,11 +252,18 @@ func (fd *netFD) file(op string) (*os.File, error) {
 	if err != nil {
 		return nil, fd.opErr(op, fd.Err(context.Background(), "dup", err))
 	}
-	if err := unix.SetNonblock(nfd, false); err != nil {
-		unix.Close(nfd)
-		return nil, fd.opErr(op, os.NewSyscallError("setnonblock", err))
+	tmp := os.NewFile(uintptr(nfd), fd.name())
+	defer tmp.Close()
+	sc, err := net.FileConn(tmp)
+	if err != nil {
+		return nil, fd.opErr(op, err)
 	}
-	return os.NewFile(uintptr(nfd), fd.name()), nil
+	defer sc.Close()
+	f, err := sc.(interface{ File() (*os.File, error) }).File()
+	if err != nil {
+		return nil, fd.opErr(op, err)
+	}
+	return f, nil
 }
 
 // name is what std names a socket's os.File: "tcp:laddr->raddr".
