@@ -1,7 +1,8 @@
 # Build, test and check github.com/goaio/uring.
 #
 #   make test             the whole suite: vet, unit, -race, cgocheck2, examples, fault injection,
-#                         fs and net on masked older kernels, cross builds, contrib/pebble, stacks, a 60 s soak
+#                         fs and net on masked older kernels, cross builds, contrib/pebble, stacks,
+#                         the file-system matrix (as root), a 60 s soak
 #   make check            gofmt, go vet, staticcheck (contrib/pebble and stacks included)
 #   make contrib          contrib/pebble (its own module): vet, tests, -race, a darwin vet
 #   make stacks           stacks (its own module): gRPC, HTTP/2, ReverseProxy on ring and std conns, -race too
@@ -9,7 +10,7 @@
 #   make fsmatrix         the fs and contrib/pebble suites on ext4, xfs, btrfs, tmpfs, overlayfs, FUSE (root)
 #   make bench-fs         the fs benchmarks on each of those file systems: one table of fs/os ratios
 #   make soak             mixed fs/net load with cancels, deadlines and Closes for SOAK (10m); fails on leaks
-#   make bench            the main job (Go benchmarks until the `uring bench` command exists)
+#   make bench            the main job: uring bench, io_uring against the standard library (BENCHFLAGS)
 #   make fuzz             a short run of every Fuzz target (FUZZTIME each)
 #   make container-test   Dockerfile.test in a container with io_uring allowed
 #
@@ -50,7 +51,7 @@ endif
 all: check test
 
 help:
-	@sed -n '3,14p' Makefile
+	@sed -n '3,16p' Makefile
 
 # liburing-dev gives liburing.h and the static liburing.a that the default
 # build links. Root installs it; anyone else is told the command.
