@@ -51,7 +51,7 @@ endif
 all: check test
 
 help:
-	@sed -n '3,16p' Makefile
+	@sed -n '3,15p' Makefile
 
 # liburing-dev gives liburing.h and the static liburing.a that the default
 # build links. Root installs it; anyone else is told the command.
