@@ -3,6 +3,7 @@ package uring
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -49,15 +50,22 @@ var kernelCheck struct {
 }
 
 // checkKernel reports, once per process, whether io_uring is usable and has
-// the floor's features: nil, or an UnsupportedError.
+// the floor's features: nil, or an UnsupportedError. A shortage that may
+// pass (ENOMEM, EMFILE) is not kept: the next call asks again.
 func checkKernel() error {
 	kernelCheck.mu.Lock()
 	defer kernelCheck.mu.Unlock()
 	if !kernelCheck.done {
 		kernelCheck.err = probeKernel()
-		kernelCheck.done = true
+		kernelCheck.done = !transient(kernelCheck.err)
 	}
 	return kernelCheck.err
+}
+
+// transient reports whether err is a shortage that may pass: locked memory
+// another process of the user gives back, descriptors.
+func transient(err error) bool {
+	return errors.Is(err, syscall.ENOMEM) || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
 // forgetKernelCheck makes the next checkKernel ask the kernel again (the
@@ -70,22 +78,60 @@ func forgetKernelCheck() {
 	kernelCheck.mu.Unlock()
 }
 
+// probeKernel asks the whole floor of one ring of one entry (two pages) that
+// has every setup flag of the floor set. A user without CAP_IPC_LOCK is
+// charged for each ring against RLIMIT_MEMLOCK, and a closed ring stays
+// charged until the kernel tears it down in the background: under a 64 KiB
+// limit, a ring per question leaves no room for the rings New keeps. The
+// flags include SINGLE_ISSUER, so the thread is locked while the ring lives.
+// Where one flag is unknown, probeKernelByFeature names it.
 func probeKernel() error {
-	base := uint32(setupClamp)
-	k, err := newKernelRing(4, 0, base, 0, -1, -1)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var flags uint32
+	for _, f := range floorFeatures {
+		if f.has == nil {
+			flags |= f.flags
+		}
+	}
+	k, err := newKernelRing(1, 0, setupClamp|flags, 0, -1, -1)
+	if errors.Is(err, syscall.EINVAL) {
+		return probeKernelByFeature()
+	}
 	if err != nil {
 		return setupError(err)
 	}
 	defer k.close()
+	return checkFloor(k, true)
+}
+
+// probeKernelByFeature asks feature by feature, oldest first, on rings of
+// their own: the first one missing is the one reported.
+func probeKernelByFeature() error {
+	k, err := newKernelRing(1, 0, setupClamp, 0, -1, -1)
+	if err != nil {
+		return setupError(err)
+	}
+	defer k.close()
+	return checkFloor(k, false)
+}
+
+// checkFloor asks k for each feature of the floor; flagsKnown says k was set
+// up with all the floor's flags.
+func checkFloor(k *kernelRing, flagsKnown bool) error {
 	if k.features&featNoDrop == 0 {
 		return floorError("IORING_FEAT_NODROP", "5.5")
 	}
 	for _, f := range floorFeatures {
 		var ok bool
-		if f.has != nil {
+		var err error
+		switch {
+		case f.has != nil:
 			ok, err = f.has(k)
-		} else {
-			ok, err = hasSetupFlags(base | f.flags)
+		case flagsKnown:
+			ok = true
+		default:
+			ok, err = hasSetupFlags(setupClamp | f.flags)
 		}
 		if err != nil {
 			return setupError(err)
@@ -106,7 +152,7 @@ func floorError(name, since string) error {
 // hasSetupFlags sets up a small ring with flags: EINVAL means the kernel
 // does not know one of them.
 func hasSetupFlags(flags uint32) (bool, error) {
-	k, err := newKernelRing(4, 0, flags, 0, -1, -1)
+	k, err := newKernelRing(1, 0, flags, 0, -1, -1)
 	if errors.Is(err, syscall.EINVAL) {
 		return false, nil
 	}

@@ -6,14 +6,19 @@ import (
 )
 
 // Option configures New. The zero configuration works: New() gives a ring with
-// one shard of 256 SQ entries per GOMAXPROCS.
+// one shard of 256 SQ entries per GOMAXPROCS. Where the kernel charges rings
+// to a small RLIMIT_MEMLOCK (a user without CAP_IPC_LOCK), sizes left to the
+// default are fitted to it: fewer shards, then fewer entries (down to 16).
+// Sizes set with WithShards and WithEntries are kept, or New fails.
 type Option func(*config)
 
 type config struct {
 	entries     uint32
+	entriesSet  bool // by WithEntries: kept, not fitted to RLIMIT_MEMLOCK
 	cqEntries   uint32
 	maxInflight int
 	shards      int
+	shardsSet   bool // by WithShards: kept, not fitted to RLIMIT_MEMLOCK
 	sqPoll      bool
 	sqIdle      time.Duration
 	sqCPU       int
@@ -26,7 +31,7 @@ func defaultConfig() config {
 
 // WithEntries sets the submission queue size of each shard (rounded up to a
 // power of two by the kernel). It is also the largest batch.
-func WithEntries(n uint32) Option { return func(c *config) { c.entries = n } }
+func WithEntries(n uint32) Option { return func(c *config) { c.entries, c.entriesSet = n, true } }
 
 // WithCQEntries sets the completion queue size of each shard (default: twice
 // the SQ size).
@@ -46,7 +51,7 @@ func WithMaxInFlight(n int) Option { return func(c *config) { c.maxInflight = n 
 // CAP_IPC_LOCK, charged to RLIMIT_MEMLOCK) once per shard, and each shard
 // has its own buffer rings; the fixed-file table lives in the first shard
 // only (see RegisterFiles). WithShards(1) gives one io_uring instance.
-func WithShards(n int) Option { return func(c *config) { c.shards = n } }
+func WithShards(n int) Option { return func(c *config) { c.shards, c.shardsSet = n, true } }
 
 // WithSQPoll makes the kernel poll the submission queue from a thread of its
 // own (IORING_SETUP_SQPOLL), which sleeps after idle without work. cpu pins

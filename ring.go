@@ -54,6 +54,21 @@ func New(opts ...Option) (*Ring, error) {
 		}
 	}
 	r := &Ring{closeDone: make(chan struct{})}
+	if err := r.addShards(&cfg); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// minFitEntries is the smallest SQ a ring is shrunk to under RLIMIT_MEMLOCK.
+const minFitEntries = 16
+
+// addShards sets up cfg.shards shards. Where the kernel charges rings to a
+// small RLIMIT_MEMLOCK (a user without CAP_IPC_LOCK: systemd before v253 and
+// Debian 12 give 64 KiB, which holds two rings of 256 entries, 28 KiB each)
+// a size the caller left to the default is fitted to the limit: fewer
+// shards first, then a smaller first ring, and only then no ring.
+func (r *Ring) addShards(cfg *config) error {
 	for i := 0; i < cfg.shards; i++ {
 		wq := -1
 		if cfg.attach != nil {
@@ -61,16 +76,32 @@ func New(opts ...Option) (*Ring, error) {
 		} else if i > 0 {
 			wq = r.shards[0].k.fd() // shards share one worker pool
 		}
-		s, err := newShard(r, i, &cfg, wq)
-		if err != nil {
-			for _, s := range r.shards {
-				s.close(0)
+		s, err := newShard(r, i, cfg, wq)
+		if errors.Is(err, syscall.ENOMEM) {
+			if i > 0 && !cfg.shardsSet {
+				return nil // fewer shards
 			}
-			return nil, err
+			if i == 0 && !cfg.entriesSet && cfg.entries > minFitEntries {
+				cfg.entries /= 2
+				i--
+				continue
+			}
+		}
+		if err != nil {
+			r.closeShards()
+			return err
 		}
 		r.shards = append(r.shards, s)
 	}
-	return r, nil
+	return nil
+}
+
+// closeShards closes the shards of a Ring that New gives up on.
+func (r *Ring) closeShards() {
+	for _, s := range r.shards {
+		s.close(0)
+	}
+	r.shards = nil
 }
 
 // setupError classifies an io_uring_setup failure: the errnos a blocked or
@@ -224,11 +255,12 @@ var (
 const defaultMaxInFlight = 1 << 14
 
 // Default returns the process-wide Ring, created on first use with one shard
-// per GOMAXPROCS and room for 16384 requests in flight per shard. The fs and
+// per GOMAXPROCS and room for 16384 requests in flight per shard, fewer or
+// smaller shards where RLIMIT_MEMLOCK holds fewer (see Option). The fs and
 // net packages use it unless given another. It is never closed.
 func Default() (*Ring, error) {
 	defaultOnce.Do(func() {
-		defaultRing, defaultErr = New(WithShards(runtimeProcs()), WithMaxInFlight(defaultMaxInFlight))
+		defaultRing, defaultErr = New(WithMaxInFlight(defaultMaxInFlight))
 	})
 	return defaultRing, defaultErr
 }

@@ -30,8 +30,20 @@ type probeReport struct {
 	Features     []string                   `json:"features"`
 	Opcodes      map[string]bool            `json:"opcodes"`
 	Capabilities map[string]probeCapability `json:"capabilities"`
+	Memlock      probeMemlock               `json:"memlock"`
 
 	opcodeOrder []string // Opcodes' keys by opcode number, for the table
+}
+
+// probeMemlock is what RLIMIT_MEMLOCK allows: the kernel charges each ring's
+// memory to it for a user without CAP_IPC_LOCK, and New fits the default
+// ring to it (fewer shards, then fewer entries).
+type probeMemlock struct {
+	LimitKiB int64 `json:"limit_kib"` // the soft limit; -1 unlimited
+	Charged  bool  `json:"charged"`   // false: CAP_IPC_LOCK exempts this process
+	Shards   int   `json:"shards"`    // of the default ring New made here
+	Entries  int   `json:"entries"`   // SQ entries of each
+	RingKiB  int   `json:"ring_kib"`  // charged per shard
 }
 
 // probeCapability is the outcome of trying one facility on a real ring.
@@ -94,11 +106,12 @@ func probe() *probeReport {
 		Opcodes:      map[string]bool{},
 		Capabilities: map[string]probeCapability{},
 	}
-	err := uring.Available()
-	var r *uring.Ring
-	if err == nil {
-		r, err = uring.New()
-	}
+	// New probes the kernel on the ring it keeps, and every check below
+	// shares that ring: under a small RLIMIT_MEMLOCK a ring per check would
+	// not fit, as rings closed are still charged until the kernel tears them
+	// down in the background.
+	rep.Memlock = memlockReport()
+	r, err := uring.New()
 	if err != nil {
 		rep.Reason, rep.Fix = diagnose(err)
 		for _, name := range probeCapabilities {
@@ -120,10 +133,10 @@ func probe() *probeReport {
 		}
 	}
 
-	// The checks set up rings of their own: close this one first, so that
-	// its memory does not count against their locked-memory limit.
+	rep.Memlock.Shards, rep.Memlock.Entries = r.Shards(), r.MaxBatch()
+	rep.Memlock.RingKiB = ringKiB(r.MaxBatch())
+	errs := checkCapabilities(r)
 	r.Close()
-	errs := checkCapabilities()
 	for _, name := range probeCapabilities {
 		c := probeCapability{OK: true}
 		if err := errs[name]; err != nil {
@@ -132,6 +145,31 @@ func probe() *probeReport {
 		rep.Capabilities[name] = c
 	}
 	return rep
+}
+
+// String says what the limit allows, for the table.
+func (m probeMemlock) String() string {
+	ring := fmt.Sprintf("%d shard(s) of %d entries, %d KiB each", m.Shards, m.Entries, m.RingKiB)
+	switch {
+	case !m.Charged:
+		return "not charged (CAP_IPC_LOCK); the default ring: " + ring
+	case m.LimitKiB < 0:
+		return "RLIMIT_MEMLOCK unlimited; the default ring: " + ring
+	}
+	full := ringKiB(256)
+	return fmt.Sprintf("RLIMIT_MEMLOCK %d KiB, charged for each ring: it holds %d ring(s) of 256 entries (%d KiB each); "+
+		"the default ring fitted to it: %s", m.LimitKiB, m.LimitKiB/int64(full), full, ring)
+}
+
+// ringKiB is what the kernel charges for a ring of entries SQ entries and
+// twice as many CQ entries: the SQ and CQ rings (a 64-byte header, 16 bytes
+// per CQE, 4 per SQ index) and the SQE array (64 bytes each), each rounded
+// up to pages.
+func ringKiB(entries int) int {
+	const page = 4096
+	pages := func(n int) int { return (n + page - 1) / page }
+	rings := (64+2*entries*16+63)&^63 + entries*4
+	return (pages(rings) + pages(entries*64)) * page / 1024
 }
 
 func yesNo(b bool) string {
@@ -154,6 +192,7 @@ func writeProbeTable(w io.Writer, rep *probeReport) {
 		return
 	}
 	fmt.Fprintf(tw, "io_uring\tusable\n")
+	fmt.Fprintf(tw, "locked memory\t%s\n", rep.Memlock)
 	// Features, a few to a line.
 	for i := 0; i < len(rep.Features); i += 6 {
 		label := "features"

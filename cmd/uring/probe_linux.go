@@ -169,13 +169,12 @@ func capabilityError(err error) error {
 	return err
 }
 
-// checkCapabilities tries each facility. SQPOLL needs a ring of its own; the
-// other checks share one small ring, each cleaning up after itself, because
-// rings count against the locked-memory limit and a closed ring's memory is
-// released asynchronously: a ring per check could fail for want of memory a
-// user's program would have.
-func checkCapabilities() map[string]error {
-	errs := map[string]error{"sqpoll": bounded(nil, checkSQPoll)}
+// checkCapabilities tries each facility on r, the ring probe keeps, each
+// check cleaning up after itself; SQPOLL needs a ring of its own, set up
+// last. Rings count against the locked-memory limit and a closed ring's
+// memory is released asynchronously: a ring per check could fail for want of
+// memory a user's program would have.
+func checkCapabilities(r *uring.Ring) map[string]error {
 	checks := map[string]func(context.Context, *uring.Ring) error{
 		"registered_buffers": checkRegisteredBuffers,
 		"buffer_ring":        checkBufferRing,
@@ -183,22 +182,40 @@ func checkCapabilities() map[string]error {
 		"multishot_recv":     checkMultishotRecv,
 		"send_zc":            checkSendZC,
 	}
-	r, err := uring.New(uring.WithEntries(8))
-	if err != nil {
-		err = fmt.Errorf("setting up a ring: %w", err)
-	} else {
-		defer r.Close()
-	}
+	errs := map[string]error{}
 	for _, name := range probeCapabilities {
 		if check, ok := checks[name]; ok {
-			if err != nil {
-				errs[name] = capabilityError(err)
-			} else {
-				errs[name] = bounded(r, check)
-			}
+			errs[name] = bounded(r, check)
 		}
 	}
+	errs["sqpoll"] = bounded(nil, checkSQPoll)
 	return errs
+}
+
+// memlockReport reads RLIMIT_MEMLOCK and whether it applies to this process.
+func memlockReport() probeMemlock {
+	m := probeMemlock{LimitKiB: -1, Charged: !hasCapIPCLock()}
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim); err == nil && lim.Cur != unix.RLIM_INFINITY {
+		m.LimitKiB = int64(lim.Cur / 1024)
+	}
+	return m
+}
+
+// hasCapIPCLock reports whether CAP_IPC_LOCK (bit 14) is in the effective
+// set: io_uring charges nothing to RLIMIT_MEMLOCK then.
+func hasCapIPCLock() bool {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err == nil && caps&(1<<unix.CAP_IPC_LOCK) != 0
+		}
+	}
+	return false
 }
 
 // bounded runs check with a deadline: a facility that never completes is

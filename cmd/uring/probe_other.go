@@ -18,7 +18,9 @@ func diagnose(err error) (reason, fix string) {
 	return err.Error(), "run on Linux " + uring.FloorVersion + " or later; uring's fs and net packages fall back to os and net here"
 }
 
-func checkCapabilities() map[string]error {
+func memlockReport() probeMemlock { return probeMemlock{LimitKiB: -1} }
+
+func checkCapabilities(*uring.Ring) map[string]error {
 	errs := map[string]error{}
 	for _, name := range probeCapabilities {
 		errs[name] = errors.New("io_uring is Linux only")

@@ -20,7 +20,7 @@ func runProbeJSON(t *testing.T) (map[string]json.RawMessage, int) {
 	code := run([]string{"probe", "--json"}, &stdout, &stderr)
 	var fields map[string]json.RawMessage
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &fields), "stdout:\n%s\nstderr:\n%s", &stdout, &stderr)
-	for _, f := range []string{"kernel", "usable", "reason", "fix", "features", "opcodes", "capabilities"} {
+	for _, f := range []string{"kernel", "usable", "reason", "fix", "features", "opcodes", "capabilities", "memlock"} {
 		require.Contains(t, fields, f)
 	}
 	return fields, code
@@ -94,4 +94,17 @@ func TestProbeBadFlags(t *testing.T) {
 		require.Empty(t, stdout.String())
 		require.Contains(t, stderr.String(), "usage: uring probe")
 	}
+}
+
+// TestProbeMemlockArithmetic: the charge per ring that uring probe and the
+// README give, against what Linux 6.18 charged in TestDefect25Memlock64KiB
+// (two rings of 256 entries and the 8 KiB probe ring fill 64 KiB exactly).
+func TestProbeMemlockArithmetic(t *testing.T) {
+	require.Equal(t, 28, ringKiB(256))
+	require.Equal(t, 16, ringKiB(128))
+	require.Equal(t, 8, ringKiB(64))
+	require.Equal(t, 8, ringKiB(1))
+	m := probeMemlock{LimitKiB: 64, Charged: true, Shards: 2, Entries: 256, RingKiB: 28}
+	require.Contains(t, m.String(), "it holds 2 ring(s) of 256 entries")
+	require.Contains(t, probeMemlock{Shards: 1, Entries: 256, RingKiB: 28}.String(), "not charged")
 }
