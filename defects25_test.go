@@ -4,6 +4,8 @@ package uring_test
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -47,5 +49,37 @@ func TestDefect25BufferRingBytesAfterClose(t *testing.T) {
 		r.Close()
 		unix.Close(fds[0])
 		unix.Close(fds[1])
+	}
+}
+
+// Issue 25, defect 1's sibling: a cancel (Multi.Cancel, Future.Cancel, a
+// context's end) that waited for room in a full staging buffer while Close
+// stopped the shard was staged and submitted after Close freed the kernel
+// ring and the staging memory: uring_submit on a NULL ring, SIGSEGV. One SQ
+// entry keeps the staging buffer full; the Multi's request is long over, so
+// each Cancel only stages a cancel.
+func TestDefect25QueuedCancelAfterClose(t *testing.T) {
+	requireRing(t)
+	for range 100 {
+		r, err := uring.New(uring.WithShards(1), uring.WithEntries(1))
+		require.NoError(t, err)
+		sink := &sinkLog{final: make(chan struct{})}
+		m, err := r.Multishot(ops.Nop(), sink)
+		require.NoError(t, err)
+		<-sink.final
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		for range 64 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for !stop.Load() {
+					m.Cancel()
+				}
+			}()
+		}
+		within(t, "Close under cancels", func() { require.NoError(t, r.Close()) })
+		stop.Store(true)
+		wg.Wait()
 	}
 }

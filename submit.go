@@ -32,6 +32,12 @@ func (s *shard) stage(entries []sqe, self int32) {
 		s.spaceWait++
 		s.space.Wait()
 		s.spaceWait--
+		if s.state.Load() >= shardStopped {
+			// Close stopped the shard while this late cancel waited: the
+			// kernel ring and staging memory are being freed.
+			s.mu.Unlock()
+			return
+		}
 	}
 	base := unsafe.Add(s.staging[s.cur], s.staged*sqeSize)
 	copy(unsafe.Slice((*sqe)(base), len(entries)), entries)
