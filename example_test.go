@@ -161,8 +161,9 @@ func ExampleRing_Submit() {
 }
 
 // Async runs a function with the result instead of parking the caller. The
-// function runs on the goroutine that reaped the completion, so it must not
-// block: here it hands the result over a buffered channel.
+// function runs on a callback goroutine of the Ring's, one callback at a
+// time: it may block or call the Ring, but the callbacks behind it wait.
+// Here it hands the result over a buffered channel.
 func ExampleRing_Async() {
 	ring, err := uring.New()
 	if err != nil {

@@ -3,19 +3,21 @@
 // one system call, and a closed ring leaves nothing behind.
 //
 // A [Ring] is a set of io_uring instances (shards). Operations are described by
-// package [github.com/goaio/uring/ops] and submitted in one of four forms:
+// package [github.com/goaio/uring/ops] and submitted in one of five forms:
 //
 //   - [Ring.Do] blocks the calling goroutine until the operation completes;
 //   - [Ring.Async] runs a function with the result;
 //   - [Ring.Submit] returns a [Future] whose Done channel a caller can select on;
 //   - [Ring.Stream] iterates over the completions of a multishot operation;
+//   - [Ring.Multishot] hands each completion of a multishot operation to a [Sink];
 //
 // and [Ring.DoBatch] submits several operations together, optionally linked.
 //
 // Every blocking call takes a [context.Context]: a deadline becomes an
-// io_uring linked timeout, a cancellation an async cancel. A call returns only
-// after the kernel is done with the memory it was given; when the operation
-// completed anyway, its real result is returned.
+// io_uring linked timeout (a multishot operation, or a link chain in a batch,
+// is cancelled when the deadline passes instead), a cancellation an async
+// cancel. A call returns only after the kernel is done with the memory it was
+// given; when the operation completed anyway, its real result is returned.
 //
 // Where io_uring is unavailable (an old kernel, kernel.io_uring_disabled, a
 // container's seccomp profile, another OS, CGO_ENABLED=0) [New] returns an error

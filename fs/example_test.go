@@ -14,8 +14,10 @@ import (
 	"github.com/goaio/uring/fs"
 )
 
-// Open a file as with os.Open; its reads go through io_uring where it is
-// available, and through os where it is not.
+// Open a file as with os.Open. Its reads follow the dispatch rule: a read
+// the page cache serves, like these, is a system call, and on ext4, xfs and
+// btrfs one that would wait for the device goes to io_uring (File.Route
+// says which). Where io_uring is unavailable they are os.File's.
 func ExampleOpen() {
 	dir, _ := os.MkdirTemp("", "fs-example")
 	defer os.RemoveAll(dir)
@@ -39,7 +41,8 @@ func ExampleOpen() {
 	// true
 }
 
-// Serve a directory over HTTP with every file read through the ring.
+// Serve a directory over HTTP from fs.Files, whose reads follow the
+// dispatch rule.
 func ExampleDirFS() {
 	dir, _ := os.MkdirTemp("", "fs-example")
 	defer os.RemoveAll(dir)
@@ -57,9 +60,10 @@ func ExampleDirFS() {
 	// Output: served by fs.DirFS
 }
 
-// Read many small files in a few submissions for all of them (open, size,
-// read, close), instead of several system calls per file. Each result is
-// what os.ReadFile would return for that path.
+// Read many small files with their opens, statx calls and closes in a few
+// submissions for all of them, instead of several system calls per file; the
+// reads are one more submission, or a system call each on tmpfs, overlayfs
+// and FUSE. Each result is what os.ReadFile would return for that path.
 func ExampleReadFiles() {
 	dir, _ := os.MkdirTemp("", "fs-example")
 	defer os.RemoveAll(dir)

@@ -1,12 +1,43 @@
 // Package fs is a drop-in for os.File in hot paths: Open, Create and OpenFile
-// open files exactly as the os package does, and reads, writes and syncs of
-// regular files then go through an io_uring Ring (uring.Default unless given
-// one). Results and errors are those of os.File: *os.PathError with the same
-// Op and Path, io.EOF at the end, os.ErrClosed after Close.
+// open files exactly as the os package does, and each call on a File then
+// takes the path measured cheapest on its file system, which the File learns
+// when it opens (docs/design.md, "Files on every file system"; File.Route
+// reports it):
+//   - A buffered read, on a file system that can refuse a read it would
+//     block on (ext4, xfs, btrfs), is preadv2 with RWF_NOWAIT, and what the
+//     page cache misses goes to an io_uring Ring (uring.Default unless
+//     WithRing gives one). After a run of cached reads, a window of reads is
+//     pread64, as os makes them.
+//   - On tmpfs, overlayfs, FUSE and any other file system that refuses
+//     RWF_NOWAIT, where io_uring would hand every read to a worker thread,
+//     every buffered read is pread64.
+//   - O_DIRECT reads and writes go to the ring, except on tmpfs, FUSE and
+//     the other file systems that refuse RWF_NOWAIT (overlayfs keeps the
+//     ring), where they are system calls. Reads, writes and syncs of a block
+//     device go to the ring.
+//   - Buffered writes, and fsync, fdatasync, sync_file_range, fallocate and
+//     fadvise of regular files, are system calls: io_uring would only hand
+//     them to a worker thread.
+//   - ReadFrom and WriteTo copy in the kernel where they can:
+//     copy_file_range between files, sendfile into a socket, splice(2) with
+//     a pipe or from a stream socket. Other copies move 256 KiB at a time by
+//     the rules above.
+//   - ReadFile reads as ReadAt does. ReadFiles batches its opens, statx
+//     calls and closes on the ring; its reads, and ReadAtv's, are one batch
+//     on the ring too, except where buffered reads are pread64 (above):
+//     there each is a system call.
+//   - Close waits for the File's calls in flight, then closes it as os.File
+//     does. Every other method (Stat, Seek, Truncate, ReadDir, ...) is
+//     os.File's.
 //
-// Where io_uring is unavailable, and for files that are not regular files or
-// block devices (pipes, terminals, sockets: their deadlines live in Go's
-// netpoller), every method is os.File's own.
+// The Context methods cancel a call on the ring; a system call runs to its
+// end, as os.File's does. Results and errors are those of os.File:
+// *os.PathError with the same Op and Path, io.EOF at the end, os.ErrClosed
+// after Close.
+//
+// Where io_uring is unavailable, with WithoutRing, and for files that are not
+// regular files or block devices (pipes, terminals, sockets: their deadlines
+// live in Go's netpoller), every method is os.File's own.
 package fs
 
 import (

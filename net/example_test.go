@@ -11,9 +11,11 @@ import (
 	unet "github.com/goaio/uring/net"
 )
 
-// Serve net/http on a listener whose Accept, Read and Write go through
-// io_uring, and fetch from it with a client that dials through the ring too.
-// Where io_uring is unavailable the same code runs on std's sockets.
+// Serve net/http on this package's listener, and fetch from it with a
+// client that dials with this package's Dialer: the accepts and the connect
+// are ring operations, and the connections' reads and writes wait in Go's
+// netpoller as std's do. Where io_uring is unavailable the same code runs on
+// std's sockets.
 func ExampleListen() {
 	ln, err := unet.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,16 +1,40 @@
 // Package net is a drop-in for the standard net package's listeners and
-// connections whose I/O goes through io_uring: Accept, Connect, Read and
-// Write are ring operations, and a server's goroutines park on the ring's
-// completions instead of the netpoller.
+// connections, with io_uring where it was measured to pay. Swap net.Listen
+// for this package's Listen (and net.Dial or a net.Dialer for its Dial or
+// Dialer) and keep the rest: the values returned are the standard
+// interfaces (net.Conn, net.Listener, net.PacketConn), with the concrete
+// types offering the extras of *net.TCPConn, *net.UnixConn and *net.UDPConn.
 //
-// Swap net.Listen for this package's Listen (and net.Dial or a net.Dialer
-// for its Dial or Dialer) and keep the rest: the values returned are the
-// standard interfaces (net.Conn, net.Listener, net.PacketConn), with the
-// concrete types offering the extras of *net.TCPConn, *net.UnixConn and
-// *net.UDPConn. Addresses are parsed and resolved as std does them, and
-// errors are std's: *net.OpError with the same Op, Net, Source and Addr,
+// Where each call goes (docs/design.md, "Receiving on stream sockets" and
+// "Sending on stream sockets"):
+//   - Listen and ListenPacket: std creates, binds and configures the socket
+//     (so addresses, options, Control and errors are std's), then this
+//     package takes its descriptor over. Accept returns a connection that the
+//     ring accepted ahead of it.
+//   - Dial: addresses are resolved as std resolves them, and the connect
+//     is a ring operation, so a timeout or a cancelled context cancels it
+//     in the kernel.
+//   - Read and Write on TCP and unix stream connections are non-blocking
+//     recvfrom and sendto system calls (up to 64 KiB without the scheduler's
+//     system-call bookkeeping, since they cannot block), and a call that
+//     finds the socket not ready waits in Go's netpoller, as std's does. An
+//     idle connection has no ring request in flight, and a deadline that
+//     ends a Read costs no kernel cancel.
+//   - TCPConn.ReadFrom copies a regular file with sendfile(2) and a stream
+//     socket with splice(2), without copying through user space; while the
+//     connection has no room it waits with a poll on the ring, as the
+//     Read and Write of SyscallConn's RawConn wait.
+//   - On UDP and unixgram sockets every call (Read, Write, ReadFrom,
+//     WriteTo, ReadMsgUDP, ReadMsgUnix and their Write forms) is one
+//     non-blocking recvfrom or sendto (recvmsg or sendmsg with control
+//     data) waiting in Go's netpoller, as std's: a request on the ring per
+//     datagram was measured slower (docs/design.md, "Datagrams").
+//     unixpacket connections move each message with a request on the ring.
+//
+// Errors are std's: *net.OpError with the same Op, Net, Source and Addr,
 // net.ErrClosed after Close, os.ErrDeadlineExceeded (a Timeout) when a
-// deadline passes.
+// deadline passes; moving a deadline takes effect on a blocked call.
 //
-// Where io_uring is unavailable every function returns std's own objects.
+// Where io_uring is unavailable, or with Fallback set in a ListenConfig or
+// Dialer, every function returns std's own objects.
 package net

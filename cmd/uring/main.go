@@ -1,10 +1,12 @@
 // Command uring answers the two questions a new user of the library asks:
 // does io_uring work on this machine (uring probe), and is it faster for my
-// workload (uring bench). uring cp copies a file through the ring.
+// workload (uring bench). uring cp copies a file with copy_file_range(2), as
+// coreutils cp does; with --direct (O_DIRECT), with --ring, or where
+// copy_file_range cannot copy the files, it reads and writes through the ring.
 //
 //	uring probe [--json]
-//	uring bench [--duration D] [--goroutines N] [--only CASE,...] [--dir DIR] [--size BYTES] [--json] [--plot FILE.svg]
-//	uring cp [--direct] [--sync] SRC DST
+//	uring bench [--duration D] [--rounds N] [--goroutines N] [--only CASE,...] [--dir DIR] [--size BYTES] [--json] [--plot FILE.svg]
+//	uring cp [--direct] [--sync] [--ring] SRC DST
 //
 // Install it with go install github.com/goaio/uring/cmd/uring@latest.
 package main

@@ -1,10 +1,13 @@
 // Package ringfd is the descriptor layer under fs and net: the counterpart
 // of internal/poll.FD for a Ring. An FD owns the descriptor, the Ring its
-// I/O goes to, the count of calls in flight with the closing state, the read
-// and write deadlines, the Close sequence, and the one place where a ring
-// call's error becomes the error the package reports. fs.File and net's
-// conns are shapes over it: they add only the error's type (*os.PathError,
-// *net.OpError) and their own semantics.
+// ring operations go to, the count of calls in flight with the closing
+// state, the read and write deadlines, the Close sequence, and the one place
+// where a ring call's error becomes the error the package reports. Which
+// calls are ring operations and which are plain system calls (a file's
+// cached reads and buffered writes, a stream socket's data) is fs's and
+// net's rule; the references and the Close sequence cover both kinds.
+// fs.File and net's conns are shapes over it: they add only the error's
+// type (*os.PathError, *net.OpError) and their own semantics.
 package ringfd
 
 import (
