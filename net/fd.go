@@ -43,6 +43,7 @@ type netFD struct {
 	rn, wn          int
 	rerr, werr      error
 	readFn, writeFn func(uintptr) bool
+	pkt             *packetIO // a datagram socket's (packet.go)
 }
 
 // sock is what closing a socket needs, apart from its netFD: requests on
@@ -148,6 +149,10 @@ func (fd *netFD) readRing(b []byte) (int, error) {
 
 // Write sends all of b or returns an error, as std's netFD.Write.
 func (fd *netFD) Write(b []byte) (int, error) {
+	if fd.pkt != nil {
+		n, _, err := fd.sendMsg(b, nil, nil, fd.raddr, "write")
+		return n, err
+	}
 	if fd.rc != nil && len(b) > 0 {
 		return fd.writeStream(b)
 	}

@@ -103,6 +103,12 @@ func adopt(r *uring.Ring, c interface {
 	}
 	fd := newFD(r, nfd, family, sotype, network)
 	fd.setAddrs()
+	if sotype == unix.SOCK_DGRAM { // a listener's accepts stay on the ring
+		if err := fd.initPoll(); err != nil {
+			fd.Close()
+			return nil, err
+		}
+	}
 	return fd, nil
 }
 

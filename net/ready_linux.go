@@ -30,7 +30,7 @@ import (
 // (Accept's, Dial's). It fails as std's connection setup does when the
 // netpoller refuses it.
 func (fd *netFD) initPoll() error {
-	if fd.sotype != unix.SOCK_STREAM {
+	if fd.sotype != unix.SOCK_STREAM && (fd.sotype != unix.SOCK_DGRAM || !packetReady) {
 		return nil
 	}
 	osf := os.NewFile(uintptr(fd.Sysfd), "") // non-blocking: the netpoller takes it
@@ -49,6 +49,9 @@ func (fd *netFD) initPoll() error {
 	}
 	fd.rc = rc
 	fd.readFn, fd.writeFn = fd.recvOnce, fd.sendOnce
+	if fd.sotype == unix.SOCK_DGRAM {
+		fd.initPacket()
+	}
 	// Close wakes the calls waiting in the netpoller: they see the FD closed.
 	fd.OnClose = func() { _ = osf.SetDeadline(closedDeadline) }
 	return nil
@@ -114,7 +117,7 @@ func (fd *netFD) readStream(b []byte) (int, error) {
 		return 0, fd.opErr("read", fd.waitErr(err))
 	case fd.rerr != nil:
 		return 0, fd.opErr("read", fd.Err(context.Background(), "read", fd.rerr))
-	case fd.rn == 0:
+	case fd.rn == 0 && fd.sotype != unix.SOCK_DGRAM:
 		return 0, io.EOF
 	}
 	return fd.rn, nil

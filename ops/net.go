@@ -236,12 +236,9 @@ func DecodeSockaddr(rsa *unix.RawSockaddrAny) (unix.Sockaddr, error) {
 		for n < len(raw.Path) && (raw.Path[n] != 0 || (n == 0 && raw.Path[1] != 0)) {
 			n++
 		}
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte(raw.Path[i])
-		}
-		if n > 0 && b[0] == 0 {
-			b[0] = '@'
+		b := unsafe.Slice((*byte)(unsafe.Pointer(&raw.Path[0])), n)
+		if n > 0 && b[0] == 0 { // abstract
+			return &unix.SockaddrUnix{Name: "@" + string(b[1:])}, nil
 		}
 		return &unix.SockaddrUnix{Name: string(b)}, nil
 	}

@@ -59,6 +59,9 @@ func serve(role string) error {
 		return serveOwn(role, run)
 	}
 	stack, kind, ok := strings.Cut(role, "-")
+	if network, packet := packetEchoes[kind]; ok && packet && (stack == "uring" || stack == "std") {
+		return servePacket(role, stack, network)
+	}
 	run := Servers[kind]
 	if !ok || (stack != "uring" && stack != "std") || run == nil {
 		return fmt.Errorf("unknown role %q", role)

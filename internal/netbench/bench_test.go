@@ -166,3 +166,46 @@ func BenchmarkNetIdleRSS(b *testing.B) {
 	b.ReportMetric(float64(rss["std"]), "std-KiB")
 	b.ReportMetric(float64(rss["uring"])/float64(rss["std"]), "xSTD")
 }
+
+// BenchmarkPacketEcho: the datagram echo (loopback.PacketReaders goroutines
+// reading one socket, 64 clients of 128 B in ping-pong), on UDP and
+// unixgram, std's ListenPacket against ours, 3 rounds alternating A B, B A,
+// A B; the figures are medians over the rounds. URING_PACKET_SIDES=designs
+// adds the ring design (URING_NET_PACKET=ring) as a third side.
+func BenchmarkPacketEcho(b *testing.B) {
+	requireRing(b)
+	for _, network := range []string{"udp", "unixgram"} {
+		b.Run(network, func(b *testing.B) {
+			kind := map[string]string{"udp": "udpecho", "unixgram": "unixgramecho"}[network]
+			sides := []loopback.Side{{Name: "std", Role: "std-" + kind}, {Name: "uring", Role: "uring-" + kind}}
+			if os.Getenv("URING_PACKET_SIDES") == "designs" {
+				sides = append(sides, loopback.Side{Name: "uring-ring", Role: "uring-" + kind, Env: []string{"URING_NET_PACKET=ring"}})
+			}
+			res, err := loopback.ComparePacketEcho(network, sides, 64, 3, benchTime(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			std := res["std"]
+			for _, s := range sides {
+				r := res[s.Name]
+				b.Logf("%-10s rate %8.0f rt/s (%.2fx std; rounds %v)  server CPU %v/rt (%.2fx std)  lost %d  threads %d",
+					s.Name, r.Rate, r.Rate/std.Rate, fmtRates(r.Rates), r.CPUPer, float64(r.CPUPer)/float64(std.CPUPer), r.Lost, r.Threads)
+			}
+			ours := res["uring"]
+			b.ReportMetric(ours.Rate, "rt/s")
+			b.ReportMetric(ours.Rate/std.Rate, "xSTD")
+			b.ReportMetric(float64(ours.CPUPer)/float64(std.CPUPer), "cpu/rt-xSTD")
+		})
+	}
+}
+
+func fmtRates(xs []float64) string {
+	s := ""
+	for i, x := range xs {
+		if i > 0 {
+			s += " "
+		}
+		s += strconv.FormatFloat(x, 'f', 0, 64)
+	}
+	return s
+}
