@@ -121,9 +121,11 @@ type Multi struct {
 }
 
 // Multishot submits op and hands each of its completions to sink as the ring
-// reaps them: the callback form of Stream, for consumers that keep a request
-// armed across many calls (a connection's receive). It returns once op is
-// staged for submission; an error means nothing was submitted.
+// reaps them: the callback form of Stream, for a consumer that keeps one
+// request armed across many calls of its own (a multishot receive into a
+// BufferRing, a multishot poll) and wants each completion pushed to it. It
+// returns once op is staged for submission; an error means nothing was
+// submitted.
 func (r *Ring) Multishot(op ops.Op, sink Sink) (Multi, error) {
 	s, err := r.begin(context.Background(), &op, true)
 	if err != nil {

@@ -8,7 +8,8 @@ import (
 )
 
 // copyBufSize is the chunk size of the buffered ReadFrom and WriteTo loops:
-// large enough that one ring round trip moves a lot.
+// large enough that each Read or Write of the loop, a system call or a ring
+// op by the dispatch rule, moves a lot.
 const copyBufSize = 256 << 10
 
 func genericReadFrom(f *File, r io.Reader) (int64, error) {

@@ -10,8 +10,11 @@ import (
 )
 
 // DirFS returns an io/fs.FS for the tree rooted at dir, like os.DirFS, whose
-// files are fs.Files: http.FileServer(http.FS(fs.DirFS(dir))) serves through
-// io_uring. It also implements io/fs.ReadFileFS, ReadDirFS and StatFS.
+// files are fs.Files: http.FileServer(http.FS(fs.DirFS(dir))) reads them by
+// the dispatch rule (a cached read is a system call, a read that would block
+// goes to the ring where the file system can tell; File.Route). It also
+// implements io/fs.ReadFileFS (by ReadFile), ReadDirFS and StatFS (by
+// os.ReadDir and os.Stat).
 func DirFS(dir string, opts ...Option) iofs.FS { return dirFS{dir: dir, opts: opts} }
 
 type dirFS struct {

@@ -24,8 +24,9 @@ import (
 //     io_uring cannot issue a read without blocking either and hands each
 //     to an io-wq thread, so every read there is a plain system call
 //     (mount_linux.go);
-//   - O_DIRECT reads and writes, and block devices, go to the ring (on a
-//     file system with RWF_NOWAIT reads);
+//   - O_DIRECT reads and writes go to the ring on a file system with
+//     RWF_NOWAIT reads and on overlayfs (mount.directOnRing), and so does
+//     all I/O of a block device;
 //   - buffered writes are pwrite64, and fsync, fdatasync, sync_file_range,
 //     fallocate and fadvise of regular files plain system calls: on ext4
 //     io_uring hands each of them to an io-wq thread (a buffered write has no

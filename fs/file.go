@@ -434,12 +434,13 @@ func (f *File) Readdirnames(n int) ([]string, error) { return f.osFile().Readdir
 func (f *File) SyscallConn() (syscall.RawConn, error) { return f.osFile().SyscallConn() }
 
 // ReadFrom copies r into the file at its offset, like os.File.ReadFrom, on
-// the fastest path that applies: from another file the kernel copies
-// directly (copy_file_range, as os.File does); from a pipe, or a TCP or unix
-// stream socket, splice(2) moves it without copying through user space
-// (io_uring would hand each splice to a worker thread: slower); from
-// anything else the data moves through the ring in large chunks.
-// An *io.LimitedReader bounds every path.
+// the fastest path that applies: from a non-blocking pipe splice(2) moves
+// it without copying through user space (io_uring would hand each splice
+// to a worker thread: slower); from a TCP or unix stream socket or another
+// file, os.File's ReadFrom does (copy_file_range between files, splice(2)
+// from std's sockets); from anything else it is copied 256 KiB at a time
+// through Write, which takes the dispatch rule's path (a buffered write is
+// a system call). An *io.LimitedReader bounds every path.
 func (f *File) ReadFrom(r io.Reader) (int64, error) {
 	if f == nil {
 		return f.osFile().ReadFrom(r)
@@ -491,9 +492,11 @@ func isPipe(f *File) bool {
 
 // WriteTo copies the file from its offset into w, like os.File.WriteTo, on
 // the fastest path that applies: into another file the kernel copies
-// directly (copy_file_range); into a pipe splice(2) moves it; into a socket
-// the kernel sends (sendfile, as os.File does); into anything else the data
-// moves through the ring in large chunks.
+// directly (copy_file_range); into a non-blocking pipe splice(2) moves it;
+// into a socket the kernel sends (sendfile, as os.File does); into anything
+// else it is copied 256 KiB at a time through Read, which takes the
+// dispatch rule's path (a cached read is a system call, a miss may go to
+// the ring).
 func (f *File) WriteTo(w io.Writer) (int64, error) {
 	if !f.UsesRing() {
 		return f.osFile().WriteTo(w)

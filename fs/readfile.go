@@ -10,9 +10,10 @@ import (
 
 // ReadFile reads the whole named file, like os.ReadFile: the same data, and
 // the same errors (*os.PathError with os's Op and Path). A cached regular
-// file costs four system calls (open, fstat, one read, close); a read the
-// page cache cannot serve goes to the ring (docs/design.md, "ReadFile from
-// many goroutines").
+// file costs four system calls (openat, statx, one read, close); a read the
+// page cache cannot serve goes to the ring where the file system can tell
+// (docs/design.md, "ReadFile from many goroutines" and "Files on every file
+// system").
 func ReadFile(name string, opts ...Option) ([]byte, error) {
 	var o options
 	for _, opt := range opts {
@@ -29,8 +30,9 @@ func ReadFile(name string, opts ...Option) ([]byte, error) {
 // do not work right when read in small pieces.
 const minRead = 512
 
-// readSize is the buffer os.ReadFile starts with for a file whose fstat
-// gave statSize: the size and one byte to see the end, at least minRead.
+// readSize is the buffer os.ReadFile starts with for a file whose stat
+// (statx here, fstat in os) gave statSize: the size and one byte to see
+// the end, at least minRead.
 func readSize(statSize int64) int {
 	size := 0
 	if int64(int(statSize)) == statSize {

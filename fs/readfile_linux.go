@@ -164,7 +164,7 @@ type fileReader struct {
 	name    string
 	regular bool
 	rule    dispatch
-	spare   byte // first's byte past the fstat size
+	spare   byte // first's byte past the statx size
 }
 
 // read is os.File.Read's: at most maxRW bytes, io.EOF for none, errors as

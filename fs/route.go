@@ -7,8 +7,10 @@ package fs
 //     cache misses (reads on ext4, xfs, btrfs);
 //   - "syscall": the system call os.File makes (buffered writes and syncs
 //     everywhere; every read on tmpfs, overlayfs, FUSE, where io_uring would
-//     hand it to a worker thread);
-//   - "ring": an io_uring op (O_DIRECT, block devices);
+//     hand it to a worker thread; O_DIRECT reads and writes on tmpfs and
+//     FUSE);
+//   - "ring": an io_uring op (O_DIRECT reads and writes on ext4, xfs, btrfs
+//     and overlayfs; block devices);
 //   - "os": os.File's own method (no io_uring, WithoutRing, or not a
 //     regular file or block device).
 type Route struct {
