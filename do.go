@@ -149,7 +149,7 @@ func (r *Ring) DoBatch(ctx context.Context, batch []ops.Op, results []Result) er
 	if err != nil {
 		return err
 	}
-	if len(batch) > s.stageCap || len(batch) > len(s.slots) {
+	if len(batch) > s.stageCap || len(batch) > s.slots.n {
 		return ErrBatchTooLarge
 	}
 	if err := r.admit(ctx, s, false, batch); err != nil {
@@ -165,13 +165,13 @@ func (s *shard) doBatch(ctx context.Context, batch []ops.Op, results []Result) e
 	}
 	entries := make([]sqe, len(batch))
 	for i := range batch {
-		sl := &s.slots[idx[i]]
+		sl := s.slots.get(idx[i])
 		sl.mode = modeWait
 		sl.waitable()
 		sl.ctx = ctx
 		if err := s.prepare(&entries[i], sl, &batch[i]); err != nil {
 			for _, j := range idx {
-				s.abort(&s.slots[j])
+				s.abort(s.slots.get(j))
 			}
 			return err
 		}
@@ -179,17 +179,17 @@ func (s *shard) doBatch(ctx context.Context, batch []ops.Op, results []Result) e
 	entries[len(entries)-1].flags &^= ops.FlagIOLink | ops.FlagIOHardLink
 	entries = s.linkBatchDeadline(ctx, idx, entries)
 	for _, i := range idx {
-		s.slots[i].busy.Store(true)
+		s.slots.get(i).busy.Store(true)
 	}
 	s.stage(entries, -1)
 	cancelled, swept := false, false
 	for i, j := range idx {
-		sl := &s.slots[j]
+		sl := s.slots.get(j)
 		var cancelRest func()
 		if !swept {
 			cancelRest = func() {
 				for _, k := range idx[i:] {
-					s.cancel(s.userData(&s.slots[k]))
+					s.cancel(s.userData(s.slots.get(k)))
 				}
 			}
 		}
@@ -241,7 +241,7 @@ func (s *shard) linkBatchDeadline(ctx context.Context, idx []int32, entries []sq
 			out = append(out, e)
 			continue
 		}
-		sl := &s.slots[idx[i]]
+		sl := s.slots.get(idx[i])
 		sl.deadline = dl
 		e.flags |= ops.FlagIOLink
 		out = append(out, e, s.linkTimeout(sl, d, e.userData))

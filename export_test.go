@@ -12,7 +12,7 @@ import (
 func SlotsInUse(r *Ring) int {
 	n := 0
 	for _, s := range r.shards {
-		n += len(s.slots) - int(s.free.nfree.Load())
+		n += s.slots.n - int(s.free.nfree.Load())
 	}
 	return n
 }

@@ -205,7 +205,7 @@ func (r *Ring) live(fn func() error) error {
 // the caller into batches of at most this many.
 func (r *Ring) MaxBatch() int {
 	s := r.shards[0]
-	return min(s.stageCap, len(s.slots))
+	return min(s.stageCap, s.slots.n)
 }
 
 // Shards returns the number of io_uring instances in the Ring.

@@ -43,7 +43,7 @@ type shard struct {
 	reapPending atomic.Bool
 
 	// Requests: slots[i] is request i; free lists the idle ones.
-	slots   []slot
+	slots   slotTable
 	scratch unsafe.Pointer // C memory: one scratchArea per slot
 	free    freeList
 	drained chan struct{} // signalled on release while closing
@@ -101,7 +101,7 @@ func newShard(r *Ring, id int, cfg *config, wqFd int) (*shard, error) {
 	// Slots are set up on first use (the free list hands out low indices
 	// first) and the scratch is calloc'ed: a large table that is never
 	// filled costs address space, not memory.
-	s.slots = make([]slot, n)
+	s.slots.init(n)
 	s.scratch = cAlloc(n * scratchSize)
 	s.free.init(n)
 	c, err := newPoller(s)

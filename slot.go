@@ -94,7 +94,50 @@ func (sl *slot) unpin() {
 	}
 }
 
-// The slot table: s.slots[i] is request i, s.free lists the idle ones.
+// The slot table: s.slots.get(i) is request i, s.free lists the idle ones.
+
+// slotTable holds a shard's request slots in chunks made on first use. The
+// free list hands out low indices first, so a table sized for many requests
+// in flight (the Default Ring's 16384 per shard, 3 MiB) costs only the
+// chunks a load reaches: made up front, it was live heap from the start,
+// and the GC's goal let garbage grow by as much again (issue 25, idle
+// connections).
+type slotTable struct {
+	n      int
+	chunks []atomic.Pointer[[slotChunk]slot]
+}
+
+const (
+	slotChunkShift = 7
+	slotChunk      = 1 << slotChunkShift
+)
+
+func (t *slotTable) init(n int) {
+	t.n = n
+	t.chunks = make([]atomic.Pointer[[slotChunk]slot], (n+slotChunk-1)/slotChunk)
+}
+
+// get returns slot i, making its chunk on first use.
+func (t *slotTable) get(i int32) *slot {
+	p := &t.chunks[i>>slotChunkShift]
+	c := p.Load()
+	if c == nil {
+		c = new([slotChunk]slot)
+		if !p.CompareAndSwap(nil, c) {
+			c = p.Load()
+		}
+	}
+	return &c[i&(slotChunk-1)]
+}
+
+// at returns slot i, or nil while no request has reached its chunk.
+func (t *slotTable) at(i int32) *slot {
+	c := t.chunks[i>>slotChunkShift].Load()
+	if c == nil {
+		return nil
+	}
+	return &c[i&(slotChunk-1)]
+}
 
 // acquire takes a free slot, waiting while all are in use until one frees,
 // ctx ends or the shard closes.
@@ -123,7 +166,7 @@ func (s *shard) acquire(ctx context.Context) (int32, *slot, error) {
 
 // slotFor returns slot idx for a new request.
 func (s *shard) slotFor(idx int32) *slot {
-	sl := &s.slots[idx]
+	sl := s.slots.get(idx)
 	sl.idx = idx
 	return sl
 }
@@ -175,7 +218,7 @@ func (s *shard) acquireN(ctx context.Context, idx []int32) error {
 // release returns slot idx to the free list once its request is over: the
 // kernel no longer uses any memory the request named.
 func (s *shard) release(idx int32) {
-	sl := &s.slots[idx]
+	sl := s.slots.get(idx)
 	sl.reset()
 	s.free.push(idx)
 	if s.closing() {
@@ -193,11 +236,11 @@ func (s *shard) userData(sl *slot) uint64 { return requestID(s.id, sl.gen.Load()
 // an ID that names no request of this shard (a stale or foreign one).
 func (s *shard) slotByID(ud uint64) *slot {
 	idx := slotOf(ud)
-	if idx < 0 || int(idx) >= len(s.slots) {
+	if idx < 0 || int(idx) >= s.slots.n {
 		return nil
 	}
-	sl := &s.slots[idx]
-	if !sl.busy.Load() || s.userData(sl) != ud {
+	sl := s.slots.at(idx)
+	if sl == nil || !sl.busy.Load() || s.userData(sl) != ud {
 		return nil
 	}
 	return sl
@@ -205,5 +248,5 @@ func (s *shard) slotByID(ud uint64) *slot {
 
 // idle reports whether every slot is free.
 func (s *shard) idle() bool {
-	return int(s.free.nfree.Load()) == len(s.slots)
+	return int(s.free.nfree.Load()) == s.slots.n
 }

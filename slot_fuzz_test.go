@@ -27,7 +27,7 @@ func FuzzSlotTable(f *testing.F) {
 		for _, b := range script {
 			switch b % 3 {
 			case 0: // acquire one, unless that would block
-				if len(held) == len(s.slots) {
+				if len(held) == s.slots.n {
 					continue
 				}
 				idx, sl, err := s.acquire(context.Background())
@@ -52,7 +52,7 @@ func FuzzSlotTable(f *testing.F) {
 				s.release(idx)
 			case 2: // acquire several at once
 				n := int(b/3)%3 + 1
-				if len(held)+n > len(s.slots) {
+				if len(held)+n > s.slots.n {
 					continue
 				}
 				idx := make([]int32, n)
@@ -63,13 +63,13 @@ func FuzzSlotTable(f *testing.F) {
 					if _, dup := held[i]; dup {
 						t.Fatalf("slot %d handed out twice", i)
 					}
-					held[i] = s.slots[i].gen.Load()
+					held[i] = s.slots.get(i).gen.Load()
 					order = append(order, i)
 				}
 			}
 			free := int(s.free.nfree.Load())
-			if free+len(held) != len(s.slots) {
-				t.Fatalf("%d free + %d held != %d slots", free, len(held), len(s.slots))
+			if free+len(held) != s.slots.n {
+				t.Fatalf("%d free + %d held != %d slots", free, len(held), s.slots.n)
 			}
 		}
 		// A slot taken again gets a new generation, so a stale completion for
