@@ -55,6 +55,13 @@ func ServeIfChild() {
 // serve runs role's server until stdin closes, after printing its address
 // on stdout.
 func serve(role string) error {
+	// Before the address is printed: a SIGUSR2 with no handler is lost.
+	onLiveHeapSignal(func() {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Printf("live %d %d %d\n", ms.HeapAlloc, ms.HeapObjects, runtime.NumGoroutine())
+	})
 	if run := OwnListener[role]; run != nil {
 		return serveOwn(role, run)
 	}
@@ -145,6 +152,21 @@ type Child struct {
 	Addr  string // where it listens, host:port
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
+	out   *bufio.Reader // the server's stdout after its address
+}
+
+// LiveHeap asks the server (SIGUSR2) to collect garbage and report its live
+// heap: bytes, objects and goroutines.
+func (c *Child) LiveHeap() (bytes, objects uint64, goroutines int, err error) {
+	if err := c.cmd.Process.Signal(liveHeapSignal); err != nil {
+		return 0, 0, 0, err
+	}
+	line, err := c.out.ReadString('\n')
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	_, err = fmt.Sscanf(line, "live %d %d %d", &bytes, &objects, &goroutines)
+	return bytes, objects, goroutines, err
 }
 
 // StartChild re-executes this binary as role's server (see ServeIfChild)
@@ -168,14 +190,15 @@ func StartChild(role string, env ...string) (*Child, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	line, err := bufio.NewReader(out).ReadString('\n')
+	rd := bufio.NewReader(out)
+	line, err := rd.ReadString('\n')
 	line = strings.TrimSpace(line)
 	if err != nil || strings.HasPrefix(line, "error") || line == "" {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		return nil, fmt.Errorf("server %s did not start: %q %v", role, line, err)
 	}
-	return &Child{Addr: line, cmd: cmd, stdin: stdin}, nil
+	return &Child{Addr: line, cmd: cmd, stdin: stdin, out: rd}, nil
 }
 
 // Stop closes the server's stdin and waits for it to exit; later calls do

@@ -18,3 +18,17 @@ func onMemStatsSignal(f func()) {
 		}
 	}()
 }
+
+// liveHeapSignal asks a server for its live heap (Child.LiveHeap).
+var liveHeapSignal os.Signal = syscall.SIGUSR2
+
+// onLiveHeapSignal calls f on each SIGUSR2.
+func onLiveHeapSignal(f func()) {
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	go func() {
+		for range usr2 {
+			f()
+		}
+	}()
+}

@@ -121,50 +121,89 @@ func BenchmarkNetHTTP(b *testing.B) {
 }
 
 // BenchmarkNetIdleRSS: 10,000 idle connections held open against each
-// server; the figure is the server's resident memory.
+// server, 3 rounds alternating std, uring then uring, std; the figures are
+// the medians of the server's resident memory, and its live heap and heap
+// objects per connection after a GC (their growth over the server's own
+// before any connection, divided by the connections).
 func BenchmarkNetIdleRSS(b *testing.B) {
 	requireRing(b)
 	const conns = 10000
-	rss := map[string]int64{}
+	type figures struct{ rss, heap, objs []float64 }
+	res := map[string]*figures{"std": {}, "uring": {}}
+	for round := range 3 {
+		sides := []string{"std", "uring"}
+		if round%2 == 1 {
+			sides = []string{"uring", "std"}
+		}
+		for _, side := range sides {
+			f := res[side]
+			rss, heap, objs := idleConns(b, side, conns)
+			f.rss, f.heap, f.objs = append(f.rss, rss), append(f.heap, heap), append(f.objs, objs)
+		}
+	}
+	med := loopback.Median
 	for _, side := range []string{"std", "uring"} {
-		s := startServer(b, side+"-echo")
-		base := s.RSSKiB()
-		cs := make([]net.Conn, 0, conns)
-		for i := 0; i < conns; i++ {
-			c, err := net.Dial("tcp", s.Addr)
-			if err != nil {
-				b.Fatalf("dial %d: %v", i, err)
-			}
-			cs = append(cs, c)
-		}
-		// Every connection echoes once, so the server has accepted it and
-		// parked a Read on it.
-		for _, c := range cs {
-			if _, err := c.Write([]byte{1}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		one := make([]byte, 1)
-		for _, c := range cs {
-			if _, err := io.ReadFull(c, one); err != nil {
-				b.Fatal(err)
-			}
-		}
-		time.Sleep(500 * time.Millisecond)
-		rss[side] = s.RSSKiB()
-		if os.Getenv("URING_LOOPBACK_MEMSTATS") != "" {
-			_ = s.Signal(syscall.SIGUSR1) // the server's runtime memory, with the connections open
-			time.Sleep(100 * time.Millisecond)
-		}
-		b.Logf("%s: RSS %d KiB with %d idle connections (%d KiB at start), %d threads", side, rss[side], conns, base, s.Threads())
+		f := res[side]
+		b.Logf("%-5s RSS %6.0f KiB (rounds %v)  live heap %5.0f B/conn  %4.1f objects/conn",
+			side, med(f.rss), fmtRates(f.rss), med(f.heap), med(f.objs))
+	}
+	std, ours := res["std"], res["uring"]
+	b.ReportMetric(med(ours.rss), "KiB")
+	b.ReportMetric(med(std.rss), "std-KiB")
+	b.ReportMetric(med(ours.rss)/med(std.rss), "xSTD")
+	b.ReportMetric(med(ours.heap), "heap-B/conn")
+	b.ReportMetric(med(std.heap), "std-heap-B/conn")
+	b.ReportMetric(med(ours.objs), "objs/conn")
+	b.ReportMetric(med(std.objs), "std-objs/conn")
+}
+
+// idleConns holds conns idle connections against side's echo server, each
+// having echoed once (so the server accepted it and parked a Read on it),
+// and returns the server's RSS, and its live heap and objects per
+// connection.
+func idleConns(b *testing.B, side string, conns int) (rssKiB, heapPer, objsPer float64) {
+	s := startServer(b, side+"-echo")
+	defer s.Stop()
+	heap0, objs0, _, err := s.LiveHeap()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cs := make([]net.Conn, 0, conns)
+	defer func() {
 		for _, c := range cs {
 			c.Close()
 		}
-		s.Stop()
+	}()
+	for i := 0; i < conns; i++ {
+		c, err := net.Dial("tcp", s.Addr)
+		if err != nil {
+			b.Fatalf("dial %d: %v", i, err)
+		}
+		cs = append(cs, c)
 	}
-	b.ReportMetric(float64(rss["uring"]), "KiB")
-	b.ReportMetric(float64(rss["std"]), "std-KiB")
-	b.ReportMetric(float64(rss["uring"])/float64(rss["std"]), "xSTD")
+	for _, c := range cs {
+		if _, err := c.Write([]byte{1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	one := make([]byte, 1)
+	for _, c := range cs {
+		if _, err := io.ReadFull(c, one); err != nil {
+			b.Fatal(err)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	rss := s.RSSKiB()
+	if os.Getenv("URING_LOOPBACK_MEMSTATS") != "" {
+		_ = s.Signal(syscall.SIGUSR1) // the server's runtime memory, with the connections open
+		time.Sleep(100 * time.Millisecond)
+	}
+	heap, objs, gs, err := s.LiveHeap()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%s: RSS %d KiB with %d idle connections, %d goroutines, %d threads", side, rss, conns, gs, s.Threads())
+	return float64(rss), float64(heap-heap0) / float64(conns), float64(objs-objs0) / float64(conns)
 }
 
 // BenchmarkPacketEcho: the datagram echo (loopback.PacketReaders goroutines
