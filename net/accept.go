@@ -6,7 +6,10 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/goaio/uring"
 	"github.com/goaio/uring/internal/ringfd"
@@ -23,29 +26,49 @@ const acceptAhead = 16
 // at each wake-up, so no cancel could bound it. A waiting Accept parks on
 // the Go side, so its deadline needs nothing from the kernel. Close cancels
 // the armed accept and closes the connections nobody took.
+//
+// The accept runs under no context, so arming one hooks nothing (a context
+// that Close cancels made an AfterFunc per connection): Close stops the
+// queue and cancels the listener's requests in the kernel (ringfd's Close),
+// and an accept armed while Close runs cancels itself. It takes the peer's
+// address too, so a connection needs no getpeername.
 type acceptQueue struct {
-	s    *sock           // not the netFD, which the armed accept would keep alive
-	ctx  context.Context // cancelled by Close: the armed accept ends, none starts
-	stop context.CancelFunc
-	done func(uring.Result, error) // complete, bound once
+	s       *sock // not the netFD, which the armed accept would keep alive
+	stopped atomic.Bool
+	done    func(uring.Result, error) // complete, bound once
+	// The armed accept's peer: the kernel writes it, the ring pins it.
+	peer    unix.RawSockaddrAny
+	peerLen uint32
 
 	mu     sync.Mutex
-	fds    []int
+	conns  []acceptedConn
 	err    error // a failure for the next Accept (EMFILE, ...)
 	armed  bool
 	notify chan struct{}
 }
 
+// acceptedConn is a connection accepted ahead: its descriptor and peer.
+type acceptedConn struct {
+	fd   int
+	peer unix.RawSockaddrAny
+}
+
 func newAcceptQueue(s *sock) *acceptQueue {
 	q := &acceptQueue{s: s, notify: make(chan struct{}, 1)}
-	q.ctx, q.stop = context.WithCancel(context.Background())
 	q.done = q.complete
 	return q
 }
 
+// stop makes the queue arm no more accepts (Close, before it cancels the
+// listener's requests).
+func (q *acceptQueue) stop() {
+	q.stopped.Store(true)
+	q.wake()
+}
+
 // startLocked reports whether to arm an accept now, and marks it armed.
 func (q *acceptQueue) startLocked() bool {
-	if q.armed || q.err != nil || len(q.fds) >= acceptAhead {
+	if q.armed || q.err != nil || len(q.conns) >= acceptAhead || q.stopped.Load() {
 		return false
 	}
 	q.armed = true
@@ -59,10 +82,17 @@ func (q *acceptQueue) arm() {
 		q.disarm(nil)
 		return
 	}
-	op := ops.Accept(q.s.Sysfd, nil, nil, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
-	if err := q.s.Ring.Async(q.ctx, op, q.done); err != nil {
+	q.peerLen = unix.SizeofSockaddrAny
+	op := ops.Accept(q.s.Sysfd, &q.peer, &q.peerLen, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+	if err := q.s.Ring.Async(context.Background(), op, q.done); err != nil {
 		q.s.Decref()
 		q.disarm(err)
+		return
+	}
+	// Close stops the queue, then cancels the listener's requests: seeing
+	// it stopped here, this accept may have come after that cancel.
+	if q.stopped.Load() {
+		_, _ = q.s.Ring.CancelFD(context.Background(), q.s.Sysfd)
 	}
 }
 
@@ -84,7 +114,7 @@ func (q *acceptQueue) complete(res uring.Result, err error) {
 	q.armed = false
 	switch {
 	case err == nil:
-		q.fds = append(q.fds, res.N())
+		q.conns = append(q.conns, acceptedConn{fd: res.N(), peer: q.peer})
 	case errors.Is(err, context.Canceled) || errors.Is(err, syscall.ECANCELED): // Close
 	case errors.As(err, &errno) && acceptRetry(errno): // std retries these
 	default:
@@ -106,30 +136,30 @@ func (q *acceptQueue) wake() {
 	}
 }
 
-// next returns the next accepted descriptor, arming an accept when there
+// next returns the next accepted connection, arming an accept when there
 // is room for one; rd is the listener's deadline, whose cause (deadline or
 // Close) it returns when it ends.
-func (q *acceptQueue) next(rd *ringfd.Deadline) (int, error) {
+func (q *acceptQueue) next(rd *ringfd.Deadline) (acceptedConn, error) {
 	for {
 		ctx := rd.Context()
 		if ctx.Err() != nil {
-			return -1, context.Cause(ctx)
+			return acceptedConn{}, context.Cause(ctx)
 		}
 		q.mu.Lock()
-		if len(q.fds) > 0 {
-			nfd := q.fds[0]
-			q.fds = q.fds[1:]
+		if len(q.conns) > 0 {
+			c := q.conns[0]
+			q.conns = q.conns[1:]
 			arm := q.startLocked()
 			q.mu.Unlock()
 			if arm {
 				q.arm()
 			}
-			return nfd, nil
+			return c, nil
 		}
 		if err := q.err; err != nil {
 			q.err = nil // the next Accept tries again
 			q.mu.Unlock()
-			return -1, err
+			return acceptedConn{}, err
 		}
 		arm := q.startLocked()
 		q.mu.Unlock()
@@ -140,7 +170,7 @@ func (q *acceptQueue) next(rd *ringfd.Deadline) (int, error) {
 		select {
 		case <-q.notify:
 		case <-ctx.Done():
-			return -1, context.Cause(ctx)
+			return acceptedConn{}, context.Cause(ctx)
 		}
 	}
 }
@@ -149,9 +179,9 @@ func (q *acceptQueue) next(rd *ringfd.Deadline) (int, error) {
 // the armed accept has ended).
 func (q *acceptQueue) closeAll() {
 	q.mu.Lock()
-	for _, nfd := range q.fds {
-		syscall.Close(nfd)
+	for _, c := range q.conns {
+		syscall.Close(c.fd)
 	}
-	q.fds = nil
+	q.conns = nil
 	q.mu.Unlock()
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -77,13 +78,32 @@ func collected(s *sock) {
 
 // setAddrs reads the local and remote addresses from the kernel.
 func (fd *netFD) setAddrs() {
+	var peer unix.RawSockaddrAny
+	if sockName(unix.SYS_GETPEERNAME, fd.Sysfd, &peer) != nil {
+		peer.Addr.Family = unix.AF_UNSPEC
+	}
+	fd.setAddrsPeer(&peer)
+}
+
+// setAddrsPeer sets the remote address from peer (an accept's) and reads the
+// local one from the kernel.
+func (fd *netFD) setAddrsPeer(peer *unix.RawSockaddrAny) {
 	kind := addrKind(fd.net)
-	if sa, err := unix.Getsockname(fd.Sysfd); err == nil {
-		fd.laddr = sockaddrToAddr(kind, sa)
+	var local unix.RawSockaddrAny
+	if sockName(unix.SYS_GETSOCKNAME, fd.Sysfd, &local) == nil {
+		fd.laddr = rawToAddr(kind, &local)
 	}
-	if sa, err := unix.Getpeername(fd.Sysfd); err == nil {
-		fd.raddr = sockaddrToAddr(kind, sa)
+	fd.raddr = rawToAddr(kind, peer)
+}
+
+// sockName is getsockname or getpeername into rsa, which x/sys would
+// allocate and decode into an address of its own: garbage per connection.
+func sockName(trap uintptr, fd int, rsa *unix.RawSockaddrAny) error {
+	n := uint32(unix.SizeofSockaddrAny)
+	if _, _, e := syscall.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(rsa)), uintptr(unsafe.Pointer(&n))); e != 0 {
+		return e
 	}
+	return nil
 }
 
 // addrKind maps a network to the address type std gives it.

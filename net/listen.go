@@ -146,12 +146,12 @@ func (l *listener) accept() (*netFD, error) {
 		return nil, err
 	}
 	defer l.fd.Decref()
-	nfd, err := l.fd.accept.next(&l.fd.RD)
+	c, err := l.fd.accept.next(&l.fd.RD)
 	if err != nil {
 		return nil, l.fd.Err(context.Background(), "accept", err)
 	}
-	fd := newFD(l.fd.Ring, nfd, l.fd.family, l.fd.sotype, l.fd.net)
-	fd.setAddrs()
+	fd := newFD(l.fd.Ring, c.fd, l.fd.family, l.fd.sotype, l.fd.net)
+	fd.setAddrsPeer(&c.peer)
 	if err := fd.initPoll(); err != nil {
 		fd.Close()
 		return nil, err

@@ -179,12 +179,22 @@ func rawToAddr(kind string, rsa *unix.RawSockaddrAny) net.Addr {
 	case unix.AF_INET6:
 		raw := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
 		ip, port, zone = append(make(net.IP, 0, 16), raw.Addr[:]...), ntohs(raw.Port), zoneName(raw.Scope_id)
-	default:
-		sa, err := ops.DecodeSockaddr(rsa)
-		if err != nil {
-			return nil
+	case unix.AF_UNIX:
+		// As syscall's decoding, which std's accept and recvfrom use: a
+		// leading NUL reads as '@', so an unnamed peer is "@".
+		raw := (*unix.RawSockaddrUnix)(unsafe.Pointer(rsa))
+		b := unsafe.Slice((*byte)(unsafe.Pointer(&raw.Path[0])), len(raw.Path))
+		n := 1
+		for n < len(b) && b[n] != 0 {
+			n++
 		}
-		return sockaddrToAddr(kind, sa)
+		name := "@" + string(b[1:n])
+		if b[0] != 0 {
+			name = string(b[:n])
+		}
+		return &net.UnixAddr{Name: name, Net: kind}
+	default:
+		return nil
 	}
 	if kind == "udp" {
 		return &net.UDPAddr{IP: ip, Port: port, Zone: zone}

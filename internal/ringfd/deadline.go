@@ -19,12 +19,29 @@ import (
 // set and cleared, or set in the past, with no call in flight (net/http
 // does both on every request) allocates nothing. A passed deadline with no
 // epoch of its own shares passedEpoch.
+//
+// An FD that never sets a deadline keeps two words per direction: the state
+// behind Set and close is made on first use (an idle connection is mostly
+// this, issue 25).
 type Deadline struct {
+	cur atomic.Pointer[epoch]         // nil: none made since the last reset
+	st  atomic.Pointer[deadlineState] // made by the first Set, close or epoch
+}
+
+type deadlineState struct {
 	mu      sync.Mutex
 	timer   *time.Timer
-	cur     atomic.Pointer[epoch] // nil: none made since the last reset
-	closed  bool                  // set by close: no new epoch
-	closing error                 // the Kind's ErrClosing: the cause Close cancels with
+	closed  bool  // set by close: no new epoch
+	closing error // the Kind's ErrClosing: the cause Close cancelled with
+}
+
+// state returns d's state, making it on first use.
+func (d *Deadline) state() *deadlineState {
+	if st := d.st.Load(); st != nil {
+		return st
+	}
+	d.st.CompareAndSwap(nil, &deadlineState{})
+	return d.st.Load()
 }
 
 type epoch struct {
@@ -45,22 +62,21 @@ var passedEpoch = func() *epoch {
 	return e
 }()
 
-func (d *Deadline) init(closing error) { d.closing = closing }
-
 // Context returns the context for a call: the current epoch's, already
 // cancelled (with its cause) when the deadline has passed or Close ran.
 func (d *Deadline) Context() context.Context {
 	e := d.cur.Load()
 	if e == nil {
-		d.mu.Lock()
+		st := d.state()
+		st.mu.Lock()
 		if e = d.cur.Load(); e == nil {
 			e = newEpoch()
-			if d.closed {
-				e.cancel(d.closing)
+			if st.closed {
+				e.cancel(st.closing)
 			}
 			d.cur.Store(e)
 		}
-		d.mu.Unlock()
+		st.mu.Unlock()
 	}
 	return e.ctx
 }
@@ -78,13 +94,14 @@ func (d *Deadline) Err() error {
 
 // Set moves the deadline to t (zero: none).
 func (d *Deadline) Set(t time.Time) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.timer != nil {
-		d.timer.Stop()
-		d.timer = nil
+	st := d.state()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.timer != nil {
+		st.timer.Stop()
+		st.timer = nil
 	}
-	if d.closed {
+	if st.closed {
 		return
 	}
 	if e := d.cur.Load(); e != nil && e.ctx.Err() != nil {
@@ -100,19 +117,19 @@ func (d *Deadline) Set(t time.Time) {
 	}
 	var tm *time.Timer
 	tm = time.AfterFunc(dur, func() {
-		d.mu.Lock()
-		if d.timer == tm { // not moved since: the deadline has passed
-			d.timer = nil
+		st.mu.Lock()
+		if st.timer == tm { // not moved since: the deadline has passed
+			st.timer = nil
 			d.expire()
 		}
-		d.mu.Unlock()
+		st.mu.Unlock()
 	})
-	d.timer = tm
+	st.timer = tm
 }
 
 // expire ends the current epoch because the deadline passed: its calls in
 // flight are cancelled; with none made, the shared passed epoch stands in.
-// d.mu is held.
+// The state's mu is held.
 func (d *Deadline) expire() {
 	if e := d.cur.Load(); e != nil {
 		e.cancel(os.ErrDeadlineExceeded)
@@ -124,18 +141,19 @@ func (d *Deadline) expire() {
 // close releases the timer and cancels the current epoch for good (Close):
 // a call that took its reference before Close but reaches the ring only
 // after Close's CancelFD is cancelled by its context instead of blocking.
-func (d *Deadline) close() {
-	d.mu.Lock()
-	d.closed = true
-	if d.timer != nil {
-		d.timer.Stop()
-		d.timer = nil
+func (d *Deadline) close(closing error) {
+	st := d.state()
+	st.mu.Lock()
+	st.closed, st.closing = true, closing
+	if st.timer != nil {
+		st.timer.Stop()
+		st.timer = nil
 	}
 	e := d.cur.Load()
 	if e == nil || e.ctx.Err() != nil { // an epoch to cancel, so Err reports the close
 		e = newEpoch()
 		d.cur.Store(e)
 	}
-	e.cancel(d.closing)
-	d.mu.Unlock()
+	e.cancel(closing)
+	st.mu.Unlock()
 }

@@ -49,8 +49,6 @@ type FD struct {
 // Init readies fd for sysfd on r.
 func (fd *FD) Init(r *uring.Ring, sysfd int, kind *Kind) {
 	fd.Ring, fd.Sysfd, fd.kind = r, sysfd, kind
-	fd.RD.init(kind.ErrClosing)
-	fd.WD.init(kind.ErrClosing)
 }
 
 // Incref takes a reference for a call, so Close waits for it; ErrClosing
@@ -128,8 +126,8 @@ func (fd *FD) Close(release func() error) error {
 		return fd.kind.ErrClosing
 	}
 	if fd.kind.CancelOnClose {
-		fd.RD.close()
-		fd.WD.close()
+		fd.RD.close(fd.kind.ErrClosing)
+		fd.WD.close(fd.kind.ErrClosing)
 	}
 	if fd.OnClose != nil {
 		fd.OnClose()
