@@ -33,7 +33,8 @@ const acceptAhead = 16
 // and an accept armed while Close runs cancels itself. It takes the peer's
 // address too, so a connection needs no getpeername.
 type acceptQueue struct {
-	s       *sock // not the netFD, which the armed accept would keep alive
+	s       *sock  // not the netFD, which the armed accept would keep alive
+	unlink  string // a unix listener's socket file, removed at Close
 	stopped atomic.Bool
 	done    func(uring.Result, error) // complete, bound once
 	// The armed accept's peer: the kernel writes it, the ring pins it.

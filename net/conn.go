@@ -50,7 +50,7 @@ func (c *conn) LocalAddr() net.Addr {
 	if !c.ok() {
 		return nil
 	}
-	return c.fd.laddr
+	return c.fd.localAddr()
 }
 
 // RemoteAddr returns the remote address.
@@ -58,7 +58,7 @@ func (c *conn) RemoteAddr() net.Addr {
 	if !c.ok() {
 		return nil
 	}
-	return c.fd.raddr
+	return c.fd.remoteAddr()
 }
 
 // SetDeadline sets the read and write deadlines, as net.Conn.SetDeadline.

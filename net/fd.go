@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -27,11 +28,14 @@ import (
 // closing the descriptor; so does collecting a netFD nobody closed.
 type netFD struct {
 	*sock
-	family int
-	sotype int
+	family int32 // small: the netFD of an idle connection fits a smaller size class
+	sotype int32
 	net    string // the network name errors carry: "tcp", "unix", ...
-	laddr  net.Addr
-	raddr  net.Addr
+	// The addresses, made on first use for an accepted connection (an idle
+	// one never pays for them): until then its IP peer stays raw, as the
+	// accept gave it, and the local address is the kernel's.
+	addrs atomic.Pointer[connAddrs]
+	peer  unix.RawSockaddrInet6
 
 	rmu, wmu sync.Mutex
 	cleanup  runtime.Cleanup
@@ -42,7 +46,7 @@ type netFD struct {
 	rc              syscall.RawConn
 	rbuf, wbuf      []byte
 	rn, wn          int
-	rerr, werr      error
+	rerr, werr      syscall.Errno // 0: none
 	readFn, writeFn func(uintptr) bool
 	pkt             *packetIO // a datagram socket's (packet.go)
 }
@@ -52,19 +56,38 @@ type netFD struct {
 // point back at the netFD, whose cleanup could then never run.
 type sock struct {
 	ringfd.FD
-	unlink string       // a unix listener's socket file, removed at Close
 	accept *acceptQueue // a listener's
 	osf    *os.File     // a stream connection's descriptor in Go's netpoller (ready_linux.go)
+}
+
+// Closing is what Close tells the socket's owner (ringfd.FD.OnClose): a
+// listener's queue stops arming accepts, and the calls waiting in the
+// netpoller wake to find the FD closed.
+func (s *sock) Closing() {
+	if s.accept != nil {
+		s.accept.stop()
+	}
+	if s.osf != nil {
+		_ = s.osf.SetDeadline(closedDeadline)
+	}
 }
 
 // sockKind is what a socket's descriptor layer reports like std's net does.
 var sockKind = &ringfd.Kind{ErrClosing: net.ErrClosed, CancelOnClose: true, SyscallErrors: true}
 
 func newFD(r *uring.Ring, fd, family, sotype int, network string) *netFD {
-	nfd := &netFD{sock: &sock{}, family: family, sotype: sotype, net: network}
+	nfd := &netFD{sock: &sock{}, family: int32(family), sotype: int32(sotype), net: network}
 	nfd.Init(r, fd, sockKind)
-	nfd.cleanup = runtime.AddCleanup(nfd, collected, nfd.sock)
+	nfd.OnClose = nfd.sock
 	return nfd
+}
+
+// track closes the socket of a netFD that becomes unreachable unclosed (see
+// collected). A socket in Go's netpoller needs none: its os.File's own
+// cleanup closes the descriptor once nothing holds the sock, which nothing
+// in flight and no deadline timer does.
+func (fd *netFD) track() {
+	fd.cleanup = runtime.AddCleanup(fd, collected, fd.sock)
 }
 
 // collected closes the socket of a netFD that became unreachable unclosed,
@@ -74,6 +97,35 @@ func collected(s *sock) {
 	if !s.Closed() {
 		go s.FD.Close(s.release)
 	}
+}
+
+type connAddrs struct{ local, remote net.Addr }
+
+func (fd *netFD) localAddr() net.Addr  { return fd.loadAddrs().local }
+func (fd *netFD) remoteAddr() net.Addr { return fd.loadAddrs().remote }
+
+// loadAddrs returns the addresses, making them on first use. Close makes
+// them before the descriptor closes; a call that finds the FD closed
+// already finds them made (or, for an FD closed by its cleanup, no one to
+// ask).
+func (fd *netFD) loadAddrs() *connAddrs {
+	if a := fd.addrs.Load(); a != nil {
+		return a
+	}
+	a := &connAddrs{}
+	if fd.Incref() == nil { // the number is ours while we hold it
+		kind := addrKind(fd.net)
+		var local unix.RawSockaddrAny
+		if sockName(unix.SYS_GETSOCKNAME, fd.Sysfd, &local) == nil {
+			a.local = rawToAddr(kind, &local)
+		}
+		a.remote = rawToAddr(kind, (*unix.RawSockaddrAny)(unsafe.Pointer(&fd.peer)))
+		fd.Decref()
+	} else if a := fd.addrs.Load(); a != nil {
+		return a
+	}
+	fd.addrs.CompareAndSwap(nil, a)
+	return fd.addrs.Load()
 }
 
 // setAddrs reads the local and remote addresses from the kernel.
@@ -89,11 +141,23 @@ func (fd *netFD) setAddrs() {
 // local one from the kernel.
 func (fd *netFD) setAddrsPeer(peer *unix.RawSockaddrAny) {
 	kind := addrKind(fd.net)
+	a := &connAddrs{remote: rawToAddr(kind, peer)}
 	var local unix.RawSockaddrAny
 	if sockName(unix.SYS_GETSOCKNAME, fd.Sysfd, &local) == nil {
-		fd.laddr = rawToAddr(kind, &local)
+		a.local = rawToAddr(kind, &local)
 	}
-	fd.raddr = rawToAddr(kind, peer)
+	fd.addrs.Store(a)
+}
+
+// setPeer keeps an accepted connection's peer for loadAddrs: an IP one
+// raw, any other decoded now (a unix peer's path does not fit).
+func (fd *netFD) setPeer(peer *unix.RawSockaddrAny) {
+	switch peer.Addr.Family {
+	case unix.AF_INET, unix.AF_INET6, unix.AF_UNSPEC:
+		fd.peer = *(*unix.RawSockaddrInet6)(unsafe.Pointer(peer))
+	default:
+		fd.setAddrsPeer(peer)
+	}
 }
 
 // sockName is getsockname or getpeername into rsa, which x/sys would
@@ -121,7 +185,7 @@ func (fd *netFD) opErr(op string, err error) error {
 	if err == nil || err == io.EOF {
 		return err
 	}
-	return &net.OpError{Op: op, Net: fd.net, Source: fd.laddr, Addr: fd.raddr, Err: err}
+	return &net.OpError{Op: op, Net: fd.net, Source: fd.localAddr(), Addr: fd.remoteAddr(), Err: err}
 }
 
 // localErr is opErr for the calls std reports against the local address
@@ -130,7 +194,7 @@ func (fd *netFD) localErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return &net.OpError{Op: op, Net: fd.net, Source: nil, Addr: fd.laddr, Err: err}
+	return &net.OpError{Op: op, Net: fd.net, Source: nil, Addr: fd.localAddr(), Err: err}
 }
 
 // Read receives into b, as std's netFD.Read: a 0-byte read returns at
@@ -170,7 +234,7 @@ func (fd *netFD) readRing(b []byte) (int, error) {
 // Write sends all of b or returns an error, as std's netFD.Write.
 func (fd *netFD) Write(b []byte) (int, error) {
 	if fd.pkt != nil {
-		n, _, err := fd.sendMsg(b, nil, nil, fd.raddr, "write")
+		n, _, err := fd.sendMsg(b, nil, nil, fd.remoteAddr(), "write")
 		return n, err
 	}
 	if fd.rc != nil && len(b) > 0 {
@@ -196,6 +260,7 @@ func (fd *netFD) writeRing(b []byte) (int, error) {
 // then closes the descriptor (ringfd.FD.Close).
 func (fd *netFD) Close() error {
 	fd.cleanup.Stop()
+	fd.loadAddrs() // for the calls after Close, which std answers with them
 	return fd.opErr("close", fd.FD.Close(fd.release))
 }
 
@@ -205,8 +270,8 @@ func (s *sock) release() error {
 	if s.accept != nil {
 		s.accept.closeAll()
 	}
-	if s.unlink != "" {
-		_ = unix.Unlink(s.unlink)
+	if s.accept != nil && s.accept.unlink != "" {
+		_ = unix.Unlink(s.accept.unlink)
 	}
 	if s.osf != nil {
 		return s.osf.Close()
@@ -294,11 +359,11 @@ func (fd *netFD) file(op string) (*os.File, error) {
 // name is what std names a socket's os.File: "tcp:laddr->raddr".
 func (fd *netFD) name() string {
 	var ls, rs string
-	if fd.laddr != nil {
-		ls = fd.laddr.String()
+	if fd.localAddr() != nil {
+		ls = fd.localAddr().String()
 	}
-	if fd.raddr != nil {
-		rs = fd.raddr.String()
+	if fd.remoteAddr() != nil {
+		rs = fd.remoteAddr().String()
 	}
 	return fd.net + ":" + ls + "->" + rs
 }

@@ -44,7 +44,7 @@ func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (ne
 		ul := &UnixListener{listener: newListener(fd, lc)}
 		if path := l.Addr().String(); path != "" && path[0] != '@' {
 			ul.path = path // an abstract socket has no file
-			fd.unlink = path
+			fd.accept.unlink = path
 		}
 		return ul, nil
 	}
@@ -108,6 +108,8 @@ func adopt(r *uring.Ring, c interface {
 			fd.Close()
 			return nil, err
 		}
+	} else {
+		fd.track()
 	}
 	return fd, nil
 }
@@ -132,7 +134,6 @@ type listener struct {
 
 func newListener(fd *netFD, lc *ListenConfig) listener {
 	fd.accept = newAcceptQueue(fd.sock)
-	fd.OnClose = fd.accept.stop
 	return listener{fd: fd, lc: *lc}
 }
 
@@ -150,8 +151,8 @@ func (l *listener) accept() (*netFD, error) {
 	if err != nil {
 		return nil, l.fd.Err(context.Background(), "accept", err)
 	}
-	fd := newFD(l.fd.Ring, c.fd, l.fd.family, l.fd.sotype, l.fd.net)
-	fd.setAddrsPeer(&c.peer)
+	fd := newFD(l.fd.Ring, c.fd, int(l.fd.family), int(l.fd.sotype), l.fd.net)
+	fd.setPeer(&c.peer)
 	if err := fd.initPoll(); err != nil {
 		fd.Close()
 		return nil, err
@@ -178,7 +179,7 @@ func (l *listener) Close() error {
 }
 
 // Addr returns the listener's address.
-func (l *listener) Addr() net.Addr { return l.fd.laddr }
+func (l *listener) Addr() net.Addr { return l.fd.localAddr() }
 
 // SetDeadline sets the deadline for Accept.
 func (l *listener) SetDeadline(t time.Time) error {
@@ -268,9 +269,9 @@ func (l *UnixListener) SetUnlinkOnClose(unlink bool) {
 		return
 	}
 	if unlink {
-		l.fd.unlink = l.path
+		l.fd.accept.unlink = l.path
 	} else {
-		l.fd.unlink = ""
+		l.fd.accept.unlink = ""
 	}
 }
 

@@ -264,7 +264,7 @@ func (fd *netFD) sendMsg(b, oob []byte, sa unix.Sockaddr, to net.Addr, name stri
 
 // writeErr is a datagram write's error, against its destination.
 func (fd *netFD) writeErr(to net.Addr, err error) error {
-	return &net.OpError{Op: "write", Net: fd.net, Source: fd.laddr, Addr: to, Err: err}
+	return &net.OpError{Op: "write", Net: fd.net, Source: fd.localAddr(), Addr: to, Err: err}
 }
 
 // recvMsgRing is recvMsg by a request on the ring (recvmsg(2)).
@@ -279,7 +279,7 @@ func (fd *netFD) recvMsgRing(b, oob []byte, inFlags int, name, kind string) (n, 
 	from = rawToAddr(kind, &rsa)
 	if res.N() == 0 && fd.sotype != unix.SOCK_DGRAM {
 		// As std's ZeroReadIsEOF, even for an empty b; wrapped, as std's ReadFrom.
-		err = &net.OpError{Op: "read", Net: fd.net, Source: fd.laddr, Addr: fd.raddr, Err: io.EOF}
+		err = &net.OpError{Op: "read", Net: fd.net, Source: fd.localAddr(), Addr: fd.remoteAddr(), Err: io.EOF}
 	}
 	return res.N(), int(res.OOBN), int(res.MsgFlags), from, err
 }
@@ -290,7 +290,7 @@ func (fd *netFD) sendMsgRing(b, oob []byte, sa unix.Sockaddr, to net.Addr, name 
 	res, err := fd.FD.Write(ops.SendMsg(fd.Sysfd, [][]byte{b}, oob, sa, unix.MSG_NOSIGNAL), name)
 	fd.wmu.Unlock()
 	if err != nil {
-		return 0, 0, &net.OpError{Op: "write", Net: fd.net, Source: fd.laddr, Addr: to, Err: err}
+		return 0, 0, &net.OpError{Op: "write", Net: fd.net, Source: fd.localAddr(), Addr: to, Err: err}
 	}
 	return res.N(), len(oob), nil
 }
@@ -299,18 +299,18 @@ func (fd *netFD) sendMsgRing(b, oob []byte, sa unix.Sockaddr, to net.Addr, name 
 // missing), wrapping errors with to as the OpError's Addr.
 func (fd *netFD) writeTarget(addr, to net.Addr) (unix.Sockaddr, error) {
 	opErr := func(err error) error {
-		return &net.OpError{Op: "write", Net: fd.net, Source: fd.laddr, Addr: to, Err: err}
+		return &net.OpError{Op: "write", Net: fd.net, Source: fd.localAddr(), Addr: to, Err: err}
 	}
-	if fd.raddr != nil {
+	if fd.remoteAddr() != nil {
 		return nil, opErr(net.ErrWriteToConnected)
 	}
 	if addr == nil {
 		return nil, opErr(errMissingAddress)
 	}
-	if ua, ok := addr.(*net.UnixAddr); ok && ua.Net != sotypeNet(fd.sotype) {
+	if ua, ok := addr.(*net.UnixAddr); ok && ua.Net != sotypeNet(int(fd.sotype)) {
 		return nil, opErr(syscall.EAFNOSUPPORT)
 	}
-	sa, err := addrToSockaddr(fd.family, addr)
+	sa, err := addrToSockaddr(int(fd.family), addr)
 	if err != nil {
 		return nil, opErr(err)
 	}
@@ -330,7 +330,7 @@ func sotypeNet(sotype int) string {
 
 // wrongAddr is std's error for a WriteTo address of another type.
 func (fd *netFD) wrongAddr(addr net.Addr) error {
-	return &net.OpError{Op: "write", Net: fd.net, Source: fd.laddr, Addr: addr, Err: syscall.EINVAL}
+	return &net.OpError{Op: "write", Net: fd.net, Source: fd.localAddr(), Addr: addr, Err: syscall.EINVAL}
 }
 
 func udpAddr(a *net.UDPAddr) net.Addr {
@@ -421,8 +421,8 @@ func (c *UDPConn) WriteMsgUDP(b, oob []byte, addr *net.UDPAddr) (n, oobn int, er
 		if sa, err = c.fd.writeTarget(to, to); err != nil {
 			return 0, 0, err
 		}
-	} else if c.fd.raddr == nil {
-		return 0, 0, &net.OpError{Op: "write", Net: c.fd.net, Source: c.fd.laddr, Addr: nil, Err: errMissingAddress}
+	} else if c.fd.remoteAddr() == nil {
+		return 0, 0, &net.OpError{Op: "write", Net: c.fd.net, Source: c.fd.localAddr(), Addr: nil, Err: errMissingAddress}
 	}
 	return c.fd.sendMsg(b, oob, sa, to, "sendmsg")
 }
@@ -516,14 +516,14 @@ func (c *UnixConn) WriteMsgUnix(b, oob []byte, addr *net.UnixAddr) (n, oobn int,
 	}
 	to := unixAddr(addr)
 	opErr := func(err error) error {
-		return &net.OpError{Op: "write", Net: c.fd.net, Source: c.fd.laddr, Addr: to, Err: err}
+		return &net.OpError{Op: "write", Net: c.fd.net, Source: c.fd.localAddr(), Addr: to, Err: err}
 	}
-	if c.fd.sotype == unix.SOCK_DGRAM && c.fd.raddr != nil {
+	if c.fd.sotype == unix.SOCK_DGRAM && c.fd.remoteAddr() != nil {
 		return 0, 0, opErr(net.ErrWriteToConnected)
 	}
 	var sa unix.Sockaddr
 	if addr != nil {
-		if addr.Net != sotypeNet(c.fd.sotype) {
+		if addr.Net != sotypeNet(int(c.fd.sotype)) {
 			return 0, 0, opErr(syscall.EAFNOSUPPORT)
 		}
 		sa = &unix.SockaddrUnix{Name: addr.Name}

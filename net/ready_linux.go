@@ -31,6 +31,7 @@ import (
 // netpoller refuses it.
 func (fd *netFD) initPoll() error {
 	if fd.sotype != unix.SOCK_STREAM && (fd.sotype != unix.SOCK_DGRAM || !packetReady) {
+		fd.track()
 		return nil
 	}
 	osf := os.NewFile(uintptr(fd.Sysfd), "") // non-blocking: the netpoller takes it
@@ -52,8 +53,6 @@ func (fd *netFD) initPoll() error {
 	if fd.sotype == unix.SOCK_DGRAM {
 		fd.initPacket()
 	}
-	// Close wakes the calls waiting in the netpoller: they see the FD closed.
-	fd.OnClose = func() { _ = osf.SetDeadline(closedDeadline) }
 	return nil
 }
 
@@ -115,7 +114,7 @@ func (fd *netFD) readStream(b []byte) (int, error) {
 	switch {
 	case err != nil:
 		return 0, fd.opErr("read", fd.waitErr(err))
-	case fd.rerr != nil:
+	case fd.rerr != 0:
 		return 0, fd.opErr("read", fd.Err(context.Background(), "read", fd.rerr))
 	case fd.rn == 0 && fd.sotype != unix.SOCK_DGRAM:
 		return 0, io.EOF
@@ -144,7 +143,7 @@ func (fd *netFD) sendStream(chunk []byte, _ int) (int, error) {
 	switch {
 	case err != nil:
 		return 0, fd.waitErr(err)
-	case fd.werr != nil:
+	case fd.werr != 0:
 		return 0, fd.Err(context.Background(), "write", fd.werr)
 	}
 	return fd.wn, nil
@@ -154,7 +153,7 @@ func (fd *netFD) sendStream(chunk []byte, _ int) (int, error) {
 // MSG_DONTWAIT it cannot block, so up to rawIOMax bytes it is made without
 // the scheduler's system-call state; a larger copy leaves the scheduler
 // free to hand the processor on.
-func sockIO(trap uintptr, fd int, b []byte, flags int) (int, error) {
+func sockIO(trap uintptr, fd int, b []byte, flags int) (int, syscall.Errno) {
 	var p unsafe.Pointer
 	if len(b) > 0 {
 		p = unsafe.Pointer(&b[0])
@@ -169,7 +168,7 @@ func sockIO(trap uintptr, fd int, b []byte, flags int) (int, error) {
 	if e != 0 {
 		return 0, e
 	}
-	return int(r), nil
+	return int(r), 0
 }
 
 // rawIOMax: a copy of 64 KiB takes a few microseconds, as long as a stretch

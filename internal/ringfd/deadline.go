@@ -20,15 +20,16 @@ import (
 // does both on every request) allocates nothing. A passed deadline with no
 // epoch of its own shares passedEpoch.
 //
-// An FD that never sets a deadline keeps two words per direction: the state
-// behind Set and close is made on first use (an idle connection is mostly
-// this, issue 25).
+// An FD that never sets a deadline keeps one word per direction: the state
+// is made on first use (an idle connection is mostly this, issue 25). The
+// timer's function holds the state only, never the FD: a connection dropped
+// with a deadline pending is still collected.
 type Deadline struct {
-	cur atomic.Pointer[epoch]         // nil: none made since the last reset
-	st  atomic.Pointer[deadlineState] // made by the first Set, close or epoch
+	st atomic.Pointer[deadlineState] // made by the first Set, close or epoch
 }
 
 type deadlineState struct {
+	cur     atomic.Pointer[epoch] // nil: none made since the last reset
 	mu      sync.Mutex
 	timer   *time.Timer
 	closed  bool  // set by close: no new epoch
@@ -65,16 +66,16 @@ var passedEpoch = func() *epoch {
 // Context returns the context for a call: the current epoch's, already
 // cancelled (with its cause) when the deadline has passed or Close ran.
 func (d *Deadline) Context() context.Context {
-	e := d.cur.Load()
+	st := d.state()
+	e := st.cur.Load()
 	if e == nil {
-		st := d.state()
 		st.mu.Lock()
-		if e = d.cur.Load(); e == nil {
+		if e = st.cur.Load(); e == nil {
 			e = newEpoch()
 			if st.closed {
 				e.cancel(st.closing)
 			}
-			d.cur.Store(e)
+			st.cur.Store(e)
 		}
 		st.mu.Unlock()
 	}
@@ -85,7 +86,11 @@ func (d *Deadline) Context() context.Context {
 // deadline, Close), or nil. Unlike Context it never makes an epoch, so a
 // call that only checks costs no allocation.
 func (d *Deadline) Err() error {
-	e := d.cur.Load()
+	st := d.st.Load()
+	if st == nil {
+		return nil
+	}
+	e := st.cur.Load()
 	if e == nil || e.ctx.Err() == nil {
 		return nil
 	}
@@ -104,15 +109,15 @@ func (d *Deadline) Set(t time.Time) {
 	if st.closed {
 		return
 	}
-	if e := d.cur.Load(); e != nil && e.ctx.Err() != nil {
-		d.cur.Store(nil) // a new epoch, made when a call asks for it
+	if e := st.cur.Load(); e != nil && e.ctx.Err() != nil {
+		st.cur.Store(nil) // a new epoch, made when a call asks for it
 	}
 	if t.IsZero() {
 		return
 	}
 	dur := time.Until(t)
 	if dur <= 0 {
-		d.expire()
+		st.expire()
 		return
 	}
 	var tm *time.Timer
@@ -120,7 +125,7 @@ func (d *Deadline) Set(t time.Time) {
 		st.mu.Lock()
 		if st.timer == tm { // not moved since: the deadline has passed
 			st.timer = nil
-			d.expire()
+			st.expire()
 		}
 		st.mu.Unlock()
 	})
@@ -130,12 +135,12 @@ func (d *Deadline) Set(t time.Time) {
 // expire ends the current epoch because the deadline passed: its calls in
 // flight are cancelled; with none made, the shared passed epoch stands in.
 // The state's mu is held.
-func (d *Deadline) expire() {
-	if e := d.cur.Load(); e != nil {
+func (st *deadlineState) expire() {
+	if e := st.cur.Load(); e != nil {
 		e.cancel(os.ErrDeadlineExceeded)
 		return
 	}
-	d.cur.Store(passedEpoch)
+	st.cur.Store(passedEpoch)
 }
 
 // close releases the timer and cancels the current epoch for good (Close):
@@ -149,10 +154,10 @@ func (d *Deadline) close(closing error) {
 		st.timer.Stop()
 		st.timer = nil
 	}
-	e := d.cur.Load()
+	e := st.cur.Load()
 	if e == nil || e.ctx.Err() != nil { // an epoch to cancel, so Err reports the close
 		e = newEpoch()
-		d.cur.Store(e)
+		st.cur.Store(e)
 	}
 	e.cancel(closing)
 	st.mu.Unlock()

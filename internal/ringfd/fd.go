@@ -40,10 +40,12 @@ type FD struct {
 	kind   *Kind
 	ref    refcount
 	RD, WD Deadline // read and write deadlines (sockets)
-	// OnClose, if set, runs once Close has marked the FD closed, before it
-	// cancels and waits: it stops what would arm new requests (a
-	// listener's accept-ahead), which a kernel cancel alone could miss.
-	OnClose func()
+	// OnClose, if set, is told once Close has marked the FD closed, before
+	// it cancels and waits: it stops what would arm new requests (a
+	// listener's accept-ahead), which a kernel cancel alone could miss. An
+	// interface, so that its owner sets itself: a func would be a closure
+	// per FD.
+	OnClose interface{ Closing() }
 }
 
 // Init readies fd for sysfd on r.
@@ -130,7 +132,7 @@ func (fd *FD) Close(release func() error) error {
 		fd.WD.close(fd.kind.ErrClosing)
 	}
 	if fd.OnClose != nil {
-		fd.OnClose()
+		fd.OnClose.Closing()
 	}
 	if fd.ref.Wait() {
 		if fd.kind.CancelOnClose {
