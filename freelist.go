@@ -15,6 +15,11 @@ type freeList struct {
 	head  atomic.Uint64  // tag<<32 | (index+1); index part 0 means empty
 	next  []atomic.Int32 // next[i]: index+1 of the slot below i, 0 at the bottom
 	nfree atomic.Int32
+	// fresh is the lowest index never handed out: an empty stack hands it
+	// out next, so the stack and next[] hold only slots used once, and a
+	// table sized for many requests touches no memory for the rest.
+	fresh atomic.Int32
+	n     int32
 
 	waiters atomic.Int32
 	mu      sync.Mutex
@@ -30,9 +35,8 @@ func (f *freeList) init(n int) {
 	f.changed = make(chan struct{})
 	f.closing = make(chan struct{})
 	f.batchTurn = make(chan struct{}, 1)
-	for i := n - 1; i >= 0; i-- {
-		f.push(int32(i))
-	}
+	f.n = int32(n)
+	f.nfree.Store(int32(n))
 }
 
 var errShutdown = errors.New("uring: slot table shut down")
@@ -43,12 +47,26 @@ func (f *freeList) pop() (int32, bool) {
 		old := f.head.Load()
 		top := int32(uint32(old))
 		if top == 0 {
-			return 0, false
+			return f.popFresh()
 		}
 		below := f.next[top-1].Load()
 		if f.head.CompareAndSwap(old, (old>>32+1)<<32|uint64(uint32(below))) {
 			f.nfree.Add(-1)
 			return top - 1, true
+		}
+	}
+}
+
+// popFresh hands out the lowest index never used, if any is left.
+func (f *freeList) popFresh() (int32, bool) {
+	for {
+		i := f.fresh.Load()
+		if i >= f.n {
+			return 0, false
+		}
+		if f.fresh.CompareAndSwap(i, i+1) {
+			f.nfree.Add(-1)
+			return i, true
 		}
 	}
 }
