@@ -42,7 +42,9 @@ type acceptQueue struct {
 	peerLen uint32
 
 	mu     sync.Mutex
-	conns  []acceptedConn
+	conns  [acceptAhead]acceptedConn // a ring: a slice queue reallocated as it moved
+	head   int
+	queued int
 	err    error // a failure for the next Accept (EMFILE, ...)
 	armed  bool
 	notify chan struct{}
@@ -69,7 +71,7 @@ func (q *acceptQueue) stop() {
 
 // startLocked reports whether to arm an accept now, and marks it armed.
 func (q *acceptQueue) startLocked() bool {
-	if q.armed || q.err != nil || len(q.conns) >= acceptAhead || q.stopped.Load() {
+	if q.armed || q.err != nil || q.queued >= acceptAhead || q.stopped.Load() {
 		return false
 	}
 	q.armed = true
@@ -115,7 +117,8 @@ func (q *acceptQueue) complete(res uring.Result, err error) {
 	q.armed = false
 	switch {
 	case err == nil:
-		q.conns = append(q.conns, acceptedConn{fd: res.N(), peer: q.peer})
+		q.conns[(q.head+q.queued)%acceptAhead] = acceptedConn{fd: res.N(), peer: q.peer}
+		q.queued++
 	case errors.Is(err, context.Canceled) || errors.Is(err, syscall.ECANCELED): // Close
 	case errors.As(err, &errno) && acceptRetry(errno): // std retries these
 	default:
@@ -147,9 +150,10 @@ func (q *acceptQueue) next(rd *ringfd.Deadline) (acceptedConn, error) {
 			return acceptedConn{}, context.Cause(ctx)
 		}
 		q.mu.Lock()
-		if len(q.conns) > 0 {
-			c := q.conns[0]
-			q.conns = q.conns[1:]
+		if q.queued > 0 {
+			c := q.conns[q.head]
+			q.head = (q.head + 1) % acceptAhead
+			q.queued--
 			arm := q.startLocked()
 			q.mu.Unlock()
 			if arm {
@@ -180,9 +184,9 @@ func (q *acceptQueue) next(rd *ringfd.Deadline) (acceptedConn, error) {
 // the armed accept has ended).
 func (q *acceptQueue) closeAll() {
 	q.mu.Lock()
-	for _, c := range q.conns {
-		syscall.Close(c.fd)
+	for ; q.queued > 0; q.queued-- {
+		syscall.Close(q.conns[q.head].fd)
+		q.head = (q.head + 1) % acceptAhead
 	}
-	q.conns = nil
 	q.mu.Unlock()
 }

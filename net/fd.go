@@ -28,9 +28,9 @@ import (
 // closing the descriptor; so does collecting a netFD nobody closed.
 type netFD struct {
 	*sock
-	family int32 // small: the netFD of an idle connection fits a smaller size class
-	sotype int32
-	net    string // the network name errors carry: "tcp", "unix", ...
+	family int16 // small: the netFD of an idle connection fits a smaller size class
+	sotype int16
+	netID  uint8 // the network name errors carry: netNames[netID]
 	// The addresses, made on first use for an accepted connection (an idle
 	// one never pays for them): until then its IP peer stays raw, as the
 	// accept gave it, and the local address is the kernel's.
@@ -38,17 +38,7 @@ type netFD struct {
 	peer  unix.RawSockaddrInet6
 
 	rmu, wmu sync.Mutex
-	cleanup  runtime.Cleanup
-
-	// A stream connection's waits in the netpoller (ready_linux.go): osf's
-	// RawConn, and the state of the read (under rmu) and the write (under
-	// wmu) in progress, kept here so that a call allocates nothing.
-	rc              syscall.RawConn
-	rbuf, wbuf      []byte
-	rn, wn          int
-	rerr, werr      syscall.Errno // 0: none
-	readFn, writeFn func(uintptr) bool
-	pkt             *packetIO // a datagram socket's (packet.go)
+	pkt      *packetIO // a datagram socket's (packet.go)
 }
 
 // sock is what closing a socket needs, apart from its netFD: requests on
@@ -60,10 +50,11 @@ type sock struct {
 	osf    *os.File     // a stream connection's descriptor in Go's netpoller (ready_linux.go)
 }
 
-// Closing is what Close tells the socket's owner (ringfd.FD.OnClose): a
-// listener's queue stops arming accepts, and the calls waiting in the
-// netpoller wake to find the FD closed.
-func (s *sock) Closing() {
+// closing is sockKind's Closing: a listener's queue stops arming accepts,
+// and the calls waiting in the netpoller wake to find the FD closed. Every
+// FD of sockKind is the first field of a sock.
+func closing(fd *ringfd.FD) {
+	s := (*sock)(unsafe.Pointer(fd))
 	if s.accept != nil {
 		s.accept.stop()
 	}
@@ -72,13 +63,30 @@ func (s *sock) Closing() {
 	}
 }
 
+// netNames are the networks a socket can be on, the names std's errors
+// carry; a netFD keeps the index.
+var netNames = [...]string{"tcp", "tcp4", "tcp6", "udp", "udp4", "udp6", "unix", "unixgram", "unixpacket"}
+
+func netIDOf(network string) uint8 {
+	for i, n := range netNames {
+		if n == network {
+			return uint8(i)
+		}
+	}
+	panic("uring/net: unknown network " + network) // std validated it before any socket
+}
+
+func (fd *netFD) netName() string { return netNames[fd.netID] }
+
 // sockKind is what a socket's descriptor layer reports like std's net does.
-var sockKind = &ringfd.Kind{ErrClosing: net.ErrClosed, CancelOnClose: true, SyscallErrors: true}
+var sockKind = &ringfd.Kind{ErrClosing: net.ErrClosed, CancelOnClose: true, SyscallErrors: true, Closing: closing}
+
+// The FD must be a sock's first field, for closing.
+var _ [0]struct{} = [unsafe.Offsetof(sock{}.FD)]struct{}{}
 
 func newFD(r *uring.Ring, fd, family, sotype int, network string) *netFD {
-	nfd := &netFD{sock: &sock{}, family: int32(family), sotype: int32(sotype), net: network}
+	nfd := &netFD{sock: &sock{}, family: int16(family), sotype: int16(sotype), netID: netIDOf(network)}
 	nfd.Init(r, fd, sockKind)
-	nfd.OnClose = nfd.sock
 	return nfd
 }
 
@@ -87,7 +95,8 @@ func newFD(r *uring.Ring, fd, family, sotype int, network string) *netFD {
 // cleanup closes the descriptor once nothing holds the sock, which nothing
 // in flight and no deadline timer does.
 func (fd *netFD) track() {
-	fd.cleanup = runtime.AddCleanup(fd, collected, fd.sock)
+	// Close does not stop it: once closed, collected does nothing.
+	runtime.AddCleanup(fd, collected, fd.sock)
 }
 
 // collected closes the socket of a netFD that became unreachable unclosed,
@@ -114,12 +123,14 @@ func (fd *netFD) loadAddrs() *connAddrs {
 	}
 	a := &connAddrs{}
 	if fd.Incref() == nil { // the number is ours while we hold it
-		kind := addrKind(fd.net)
+		kind := addrKind(fd.netName())
 		var local unix.RawSockaddrAny
 		if sockName(unix.SYS_GETSOCKNAME, fd.Sysfd, &local) == nil {
 			a.local = rawToAddr(kind, &local)
 		}
-		a.remote = rawToAddr(kind, (*unix.RawSockaddrAny)(unsafe.Pointer(&fd.peer)))
+		var peer unix.RawSockaddrAny // fd.peer is shorter: checkptr refuses a cast of it
+		*(*unix.RawSockaddrInet6)(unsafe.Pointer(&peer)) = fd.peer
+		a.remote = rawToAddr(kind, &peer)
 		fd.Decref()
 	} else if a := fd.addrs.Load(); a != nil {
 		return a
@@ -140,7 +151,7 @@ func (fd *netFD) setAddrs() {
 // setAddrsPeer sets the remote address from peer (an accept's) and reads the
 // local one from the kernel.
 func (fd *netFD) setAddrsPeer(peer *unix.RawSockaddrAny) {
-	kind := addrKind(fd.net)
+	kind := addrKind(fd.netName())
 	a := &connAddrs{remote: rawToAddr(kind, peer)}
 	var local unix.RawSockaddrAny
 	if sockName(unix.SYS_GETSOCKNAME, fd.Sysfd, &local) == nil {
@@ -185,7 +196,7 @@ func (fd *netFD) opErr(op string, err error) error {
 	if err == nil || err == io.EOF {
 		return err
 	}
-	return &net.OpError{Op: op, Net: fd.net, Source: fd.localAddr(), Addr: fd.remoteAddr(), Err: err}
+	return &net.OpError{Op: op, Net: fd.netName(), Source: fd.localAddr(), Addr: fd.remoteAddr(), Err: err}
 }
 
 // localErr is opErr for the calls std reports against the local address
@@ -194,7 +205,7 @@ func (fd *netFD) localErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return &net.OpError{Op: op, Net: fd.net, Source: nil, Addr: fd.localAddr(), Err: err}
+	return &net.OpError{Op: op, Net: fd.netName(), Source: nil, Addr: fd.localAddr(), Err: err}
 }
 
 // Read receives into b, as std's netFD.Read: a 0-byte read returns at
@@ -207,7 +218,11 @@ func (fd *netFD) Read(b []byte) (int, error) {
 		}
 		return 0, nil
 	}
-	if fd.rc != nil {
+	switch {
+	case fd.pkt != nil:
+		n, _, _, _, err := fd.recvMsg(b, nil, 0, "read", "")
+		return n, err
+	case fd.osf != nil:
 		return fd.readStream(b)
 	}
 	return fd.readRing(b)
@@ -237,7 +252,7 @@ func (fd *netFD) Write(b []byte) (int, error) {
 		n, _, err := fd.sendMsg(b, nil, nil, fd.remoteAddr(), "write")
 		return n, err
 	}
-	if fd.rc != nil && len(b) > 0 {
+	if fd.osf != nil {
 		return fd.writeStream(b)
 	}
 	return fd.writeRing(b)
@@ -259,7 +274,6 @@ func (fd *netFD) writeRing(b []byte) (int, error) {
 // Close cancels the calls in flight, waits for the kernel to finish them,
 // then closes the descriptor (ringfd.FD.Close).
 func (fd *netFD) Close() error {
-	fd.cleanup.Stop()
 	fd.loadAddrs() // for the calls after Close, which std answers with them
 	return fd.opErr("close", fd.FD.Close(fd.release))
 }
@@ -365,5 +379,5 @@ func (fd *netFD) name() string {
 	if fd.remoteAddr() != nil {
 		rs = fd.remoteAddr().String()
 	}
-	return fd.net + ":" + ls + "->" + rs
+	return fd.netName() + ":" + ls + "->" + rs
 }

@@ -151,7 +151,7 @@ func (l *listener) accept() (*netFD, error) {
 	if err != nil {
 		return nil, l.fd.Err(context.Background(), "accept", err)
 	}
-	fd := newFD(l.fd.Ring, c.fd, int(l.fd.family), int(l.fd.sotype), l.fd.net)
+	fd := newFD(l.fd.Ring, c.fd, int(l.fd.family), int(l.fd.sotype), l.fd.netName())
 	fd.setPeer(&c.peer)
 	if err := fd.initPoll(); err != nil {
 		fd.Close()

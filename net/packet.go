@@ -6,7 +6,6 @@ import (
 	"context"
 	"io"
 	"net"
-	"os"
 	"syscall"
 	"unsafe"
 
@@ -15,15 +14,12 @@ import (
 	"github.com/goaio/uring/ops"
 )
 
-// packetReady picks the datagram design being measured (issue 25):
-// readiness from Go's netpoller (the default) or a request on the ring
-// per datagram (URING_NET_PACKET=ring).
-var packetReady = os.Getenv("URING_NET_PACKET") != "ring"
-
 // packetIO is a datagram socket's state for the readiness path: the receive
 // in progress (under rmu) and the send (under wmu), kept here so that a call
 // allocates no closure and no address, and only datagram sockets carry it.
 type packetIO struct {
+	rc                 syscall.RawConn // the os.File's, for the netpoller's waits
+	rbuf, wbuf         []byte
 	roob               []byte
 	rflags             int
 	rn, roobn, rmflags int
@@ -37,11 +33,11 @@ type packetIO struct {
 	recvFn, sendFn     func(uintptr) bool
 }
 
-func (fd *netFD) initPacket() {
-	p := &packetIO{}
+func (fd *netFD) initPacket(rc syscall.RawConn) {
+	p := &packetIO{rc: rc}
 	p.recvFn = func(s uintptr) bool {
 		for {
-			p.rn, p.roobn, p.rmflags, p.rerr = recvPacket(int(s), fd.rbuf, p.roob, p.rflags|unix.MSG_DONTWAIT, &p.rsa)
+			p.rn, p.roobn, p.rmflags, p.rerr = recvPacket(int(s), p.rbuf, p.roob, p.rflags|unix.MSG_DONTWAIT, &p.rsa)
 			if p.rerr != syscall.EINTR {
 				return p.rerr != syscall.EAGAIN
 			}
@@ -49,7 +45,7 @@ func (fd *netFD) initPacket() {
 	}
 	p.sendFn = func(s uintptr) bool {
 		for {
-			p.wn, p.werr = sendPacket(int(s), fd.wbuf, p.woob, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, &p.wsa, p.wsaLen)
+			p.wn, p.werr = sendPacket(int(s), p.wbuf, p.woob, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, &p.wsa, p.wsaLen)
 			if p.werr != syscall.EINTR {
 				return p.werr != syscall.EAGAIN
 			}
@@ -60,8 +56,7 @@ func (fd *netFD) initPacket() {
 
 // recvPacket is recvfrom(2), or recvmsg(2) when there is control data to
 // take, with the sender in rsa. With MSG_DONTWAIT it cannot block, so it is
-// made without the scheduler's system-call state up to rawIOMax bytes, as
-// sockIO. x/sys's Recvmsg would cost a getsockopt per datagram besides (it
+// made without the scheduler's system-call state up to rawIOMax bytes. x/sys's Recvmsg would cost a getsockopt per datagram besides (it
 // asks an AF_INET socket's protocol to tell L2TP apart).
 func recvPacket(fd int, b, oob []byte, flags int, rsa *unix.RawSockaddrAny) (n, oobn, mflags int, err error) {
 	rsa.Addr.Family = unix.AF_UNSPEC
@@ -119,7 +114,7 @@ func sendPacket(fd int, b, oob []byte, flags int, sa *unix.RawSockaddrAny, salen
 }
 
 // packetSyscall makes a non-blocking socket call moving size bytes: raw up
-// to rawIOMax, as sockIO.
+// to rawIOMax.
 func packetSyscall(trap uintptr, size int, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, syscall.Errno) {
 	if size <= rawIOMax {
 		r, _, e := syscall.RawSyscall6(trap, a1, a2, a3, a4, a5, a6)
@@ -223,14 +218,17 @@ func (fd *netFD) recvMsg(b, oob []byte, inFlags int, name, kind string) (n, oobn
 		return 0, 0, 0, nil, fd.opErr("read", err)
 	}
 	p := fd.pkt
-	fd.rbuf, p.roob, p.rflags = b, oob, inFlags
-	err = fd.rc.Read(p.recvFn)
-	fd.rbuf, p.roob = nil, nil
+	p.rbuf, p.roob, p.rflags = b, oob, inFlags
+	err = p.rc.Read(p.recvFn)
+	p.rbuf, p.roob = nil, nil
 	switch {
 	case err != nil:
 		return 0, 0, 0, nil, fd.opErr("read", fd.waitErr(err))
 	case p.rerr != nil:
 		return 0, 0, 0, nil, fd.opErr("read", fd.Err(context.Background(), name, p.rerr))
+	}
+	if kind == "" { // Read: the sender is the peer
+		return p.rn, p.roobn, p.rmflags, nil, nil
 	}
 	return p.rn, p.roobn, p.rmflags, rawToAddr(kind, &p.rsa), nil
 }
@@ -250,9 +248,9 @@ func (fd *netFD) sendMsg(b, oob []byte, sa unix.Sockaddr, to net.Addr, name stri
 		return 0, 0, fd.writeErr(to, err)
 	}
 	p := fd.pkt
-	fd.wbuf, p.woob, p.wsaLen = b, oob, putSockaddr(sa, &p.wsa)
-	err = fd.rc.Write(p.sendFn)
-	fd.wbuf, p.woob = nil, nil
+	p.wbuf, p.woob, p.wsaLen = b, oob, putSockaddr(sa, &p.wsa)
+	err = p.rc.Write(p.sendFn)
+	p.wbuf, p.woob = nil, nil
 	switch {
 	case err != nil:
 		return 0, 0, fd.writeErr(to, fd.waitErr(err))
@@ -264,7 +262,7 @@ func (fd *netFD) sendMsg(b, oob []byte, sa unix.Sockaddr, to net.Addr, name stri
 
 // writeErr is a datagram write's error, against its destination.
 func (fd *netFD) writeErr(to net.Addr, err error) error {
-	return &net.OpError{Op: "write", Net: fd.net, Source: fd.localAddr(), Addr: to, Err: err}
+	return &net.OpError{Op: "write", Net: fd.netName(), Source: fd.localAddr(), Addr: to, Err: err}
 }
 
 // recvMsgRing is recvMsg by a request on the ring (recvmsg(2)).
@@ -279,7 +277,7 @@ func (fd *netFD) recvMsgRing(b, oob []byte, inFlags int, name, kind string) (n, 
 	from = rawToAddr(kind, &rsa)
 	if res.N() == 0 && fd.sotype != unix.SOCK_DGRAM {
 		// As std's ZeroReadIsEOF, even for an empty b; wrapped, as std's ReadFrom.
-		err = &net.OpError{Op: "read", Net: fd.net, Source: fd.localAddr(), Addr: fd.remoteAddr(), Err: io.EOF}
+		err = &net.OpError{Op: "read", Net: fd.netName(), Source: fd.localAddr(), Addr: fd.remoteAddr(), Err: io.EOF}
 	}
 	return res.N(), int(res.OOBN), int(res.MsgFlags), from, err
 }
@@ -290,7 +288,7 @@ func (fd *netFD) sendMsgRing(b, oob []byte, sa unix.Sockaddr, to net.Addr, name 
 	res, err := fd.FD.Write(ops.SendMsg(fd.Sysfd, [][]byte{b}, oob, sa, unix.MSG_NOSIGNAL), name)
 	fd.wmu.Unlock()
 	if err != nil {
-		return 0, 0, &net.OpError{Op: "write", Net: fd.net, Source: fd.localAddr(), Addr: to, Err: err}
+		return 0, 0, &net.OpError{Op: "write", Net: fd.netName(), Source: fd.localAddr(), Addr: to, Err: err}
 	}
 	return res.N(), len(oob), nil
 }
@@ -299,7 +297,7 @@ func (fd *netFD) sendMsgRing(b, oob []byte, sa unix.Sockaddr, to net.Addr, name 
 // missing), wrapping errors with to as the OpError's Addr.
 func (fd *netFD) writeTarget(addr, to net.Addr) (unix.Sockaddr, error) {
 	opErr := func(err error) error {
-		return &net.OpError{Op: "write", Net: fd.net, Source: fd.localAddr(), Addr: to, Err: err}
+		return &net.OpError{Op: "write", Net: fd.netName(), Source: fd.localAddr(), Addr: to, Err: err}
 	}
 	if fd.remoteAddr() != nil {
 		return nil, opErr(net.ErrWriteToConnected)
@@ -330,7 +328,7 @@ func sotypeNet(sotype int) string {
 
 // wrongAddr is std's error for a WriteTo address of another type.
 func (fd *netFD) wrongAddr(addr net.Addr) error {
-	return &net.OpError{Op: "write", Net: fd.net, Source: fd.localAddr(), Addr: addr, Err: syscall.EINVAL}
+	return &net.OpError{Op: "write", Net: fd.netName(), Source: fd.localAddr(), Addr: addr, Err: syscall.EINVAL}
 }
 
 func udpAddr(a *net.UDPAddr) net.Addr {
@@ -422,7 +420,7 @@ func (c *UDPConn) WriteMsgUDP(b, oob []byte, addr *net.UDPAddr) (n, oobn int, er
 			return 0, 0, err
 		}
 	} else if c.fd.remoteAddr() == nil {
-		return 0, 0, &net.OpError{Op: "write", Net: c.fd.net, Source: c.fd.localAddr(), Addr: nil, Err: errMissingAddress}
+		return 0, 0, &net.OpError{Op: "write", Net: c.fd.netName(), Source: c.fd.localAddr(), Addr: nil, Err: errMissingAddress}
 	}
 	return c.fd.sendMsg(b, oob, sa, to, "sendmsg")
 }
@@ -466,7 +464,7 @@ func (c *UnixConn) ReadFromUnix(b []byte) (int, *net.UnixAddr, error) {
 	if !c.ok() {
 		return 0, nil, syscall.EINVAL
 	}
-	n, _, _, from, err := c.fd.recvMsg(b, nil, 0, "recvfrom", c.fd.net)
+	n, _, _, from, err := c.fd.recvMsg(b, nil, 0, "recvfrom", c.fd.netName())
 	a, _ := from.(*net.UnixAddr)
 	return n, a, err
 }
@@ -477,7 +475,7 @@ func (c *UnixConn) ReadMsgUnix(b, oob []byte) (n, oobn, flags int, addr *net.Uni
 		return 0, 0, 0, nil, syscall.EINVAL
 	}
 	// Descriptors received (SCM_RIGHTS) are close-on-exec, as std's.
-	n, oobn, flags, from, err := c.fd.recvMsg(b, oob, unix.MSG_CMSG_CLOEXEC, "recvmsg", c.fd.net)
+	n, oobn, flags, from, err := c.fd.recvMsg(b, oob, unix.MSG_CMSG_CLOEXEC, "recvmsg", c.fd.netName())
 	addr, _ = from.(*net.UnixAddr)
 	return n, oobn, flags, addr, err
 }
@@ -516,7 +514,7 @@ func (c *UnixConn) WriteMsgUnix(b, oob []byte, addr *net.UnixAddr) (n, oobn int,
 	}
 	to := unixAddr(addr)
 	opErr := func(err error) error {
-		return &net.OpError{Op: "write", Net: c.fd.net, Source: c.fd.localAddr(), Addr: to, Err: err}
+		return &net.OpError{Op: "write", Net: c.fd.netName(), Source: c.fd.localAddr(), Addr: to, Err: err}
 	}
 	if c.fd.sotype == unix.SOCK_DGRAM && c.fd.remoteAddr() != nil {
 		return 0, 0, opErr(net.ErrWriteToConnected)

@@ -32,10 +32,21 @@ func (r EchoResult) String() string {
 // round after a warm-up of d/5. Alternating spreads the machine's drift
 // over all of them, so their ratios are from the same run.
 func CompareEcho(roles []string, conns, rounds int, d time.Duration) (map[string]*EchoResult, error) {
+	sides := make([]Side, len(roles))
+	for i, r := range roles {
+		sides[i] = Side{Name: r, Role: r}
+	}
+	return CompareEchoSides(sides, conns, rounds, d)
+}
+
+// CompareEchoSides is CompareEcho for sides that may differ in their
+// environment only, each result under its side's name.
+func CompareEchoSides(sides []Side, conns, rounds int, d time.Duration) (map[string]*EchoResult, error) {
 	res := map[string]*EchoResult{}
 	for range rounds {
-		for _, role := range roles {
-			s, err := StartChild(role)
+		for _, side := range sides {
+			role := side.Name
+			s, err := StartChild(side.Role, side.Env...)
 			if err != nil {
 				return nil, err
 			}

@@ -168,6 +168,7 @@ func idleConns(b *testing.B, side string, conns int) (rssKiB, heapPer, objsPer f
 	if err != nil {
 		b.Fatal(err)
 	}
+	rss0 := s.RSSKiB()
 	cs := make([]net.Conn, 0, conns)
 	defer func() {
 		for _, c := range cs {
@@ -202,24 +203,21 @@ func idleConns(b *testing.B, side string, conns int) (rssKiB, heapPer, objsPer f
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("%s: RSS %d KiB with %d idle connections, %d goroutines, %d threads", side, rss, conns, gs, s.Threads())
+	b.Logf("%s: RSS %d KiB with %d idle connections (%d KiB before them), %d goroutines, %d threads",
+		side, rss, conns, rss0, gs, s.Threads())
 	return float64(rss), float64(heap-heap0) / float64(conns), float64(objs-objs0) / float64(conns)
 }
 
 // BenchmarkPacketEcho: the datagram echo (loopback.PacketReaders goroutines
 // reading one socket, 64 clients of 128 B in ping-pong), on UDP and
 // unixgram, std's ListenPacket against ours, 3 rounds alternating A B, B A,
-// A B; the figures are medians over the rounds. URING_PACKET_SIDES=designs
-// adds the ring design (URING_NET_PACKET=ring) as a third side.
+// A B; the figures are medians over the rounds.
 func BenchmarkPacketEcho(b *testing.B) {
 	requireRing(b)
 	for _, network := range []string{"udp", "unixgram"} {
 		b.Run(network, func(b *testing.B) {
 			kind := map[string]string{"udp": "udpecho", "unixgram": "unixgramecho"}[network]
 			sides := []loopback.Side{{Name: "std", Role: "std-" + kind}, {Name: "uring", Role: "uring-" + kind}}
-			if os.Getenv("URING_PACKET_SIDES") == "designs" {
-				sides = append(sides, loopback.Side{Name: "uring-ring", Role: "uring-" + kind, Env: []string{"URING_NET_PACKET=ring"}})
-			}
 			res, err := loopback.ComparePacketEcho(network, sides, 64, 3, benchTime(b))
 			if err != nil {
 				b.Fatal(err)

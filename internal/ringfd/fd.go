@@ -31,6 +31,12 @@ type Kind struct {
 	// SyscallErrors wraps an errno in *os.SyscallError naming the call, as
 	// net reports errors (os puts the bare errno in *os.PathError).
 	SyscallErrors bool
+	// Closing, if set, runs once Close has marked an FD closed, before it
+	// cancels and waits: it stops what would arm new requests (a listener's
+	// accept-ahead), which a kernel cancel alone could miss, and wakes the
+	// calls waiting outside the ring. On the Kind, not the FD: a field per
+	// FD would be memory per idle connection.
+	Closing func(*FD)
 }
 
 // FD is a descriptor whose I/O goes through a Ring. Call Init before use.
@@ -40,12 +46,7 @@ type FD struct {
 	kind   *Kind
 	ref    refcount
 	RD, WD Deadline // read and write deadlines (sockets)
-	// OnClose, if set, is told once Close has marked the FD closed, before
-	// it cancels and waits: it stops what would arm new requests (a
-	// listener's accept-ahead), which a kernel cancel alone could miss. An
-	// interface, so that its owner sets itself: a func would be a closure
-	// per FD.
-	OnClose interface{ Closing() }
+
 }
 
 // Init readies fd for sysfd on r.
@@ -131,8 +132,8 @@ func (fd *FD) Close(release func() error) error {
 		fd.RD.close(fd.kind.ErrClosing)
 		fd.WD.close(fd.kind.ErrClosing)
 	}
-	if fd.OnClose != nil {
-		fd.OnClose.Closing()
+	if fd.kind.Closing != nil {
+		fd.kind.Closing(fd)
 	}
 	if fd.ref.Wait() {
 		if fd.kind.CancelOnClose {
