@@ -22,6 +22,9 @@ var goneDesigns = map[string][]string{
 		"instead of the netpoller",
 		"read and write are ring operations",
 		"accept, read and write go through io_uring",
+		// Issue 25: stream Read and Write became the os.File's; datagrams left the ring.
+		"recvfrom and sendto system calls (up to 64 kib",
+		"have paths of their own (packet.go)",
 	},
 	"fs": {
 		// Issue 12: buffered writes and syncs are system calls.

@@ -14,12 +14,11 @@
 //   - Dial: addresses are resolved as std resolves them, and the connect
 //     is a ring operation, so a timeout or a cancelled context cancels it
 //     in the kernel.
-//   - Read and Write on TCP and unix stream connections are non-blocking
-//     recvfrom and sendto system calls (up to 64 KiB without the scheduler's
-//     system-call bookkeeping, since they cannot block), and a call that
-//     finds the socket not ready waits in Go's netpoller, as std's does. An
-//     idle connection has no ring request in flight, and a deadline that
-//     ends a Read costs no kernel cancel.
+//   - Read and Write on TCP and unix stream connections are those of an
+//     os.File on the descriptor: read(2) and write(2), and a call that finds
+//     the socket not ready waits in Go's netpoller, as std's does. An idle
+//     connection has no ring request in flight and holds less memory than
+//     std's, and a deadline that ends a Read costs no kernel cancel.
 //   - TCPConn.ReadFrom copies a regular file with sendfile(2) and a stream
 //     socket with splice(2), without copying through user space; while the
 //     connection has no room it waits with a poll on the ring, as the
