@@ -2,7 +2,7 @@
 #
 #   make test             the whole suite: vet, unit, -race, cgocheck2, examples, fault injection,
 #                         fs and net on masked older kernels, cross builds, contrib/pebble, stacks,
-#                         the file-system matrix (as root), a 60 s soak
+#                         the file-system matrix (as root), the README generator (quick), a 60 s soak
 #   make check            gofmt, go vet, staticcheck (contrib/pebble and stacks included)
 #   make contrib          contrib/pebble (its own module): vet, tests, -race, a darwin vet
 #   make stacks           stacks (its own module): gRPC, HTTP/2, ReverseProxy on ring and std conns, -race too
@@ -11,6 +11,7 @@
 #   make bench-fs         the fs benchmarks on each of those file systems: one table of fs/os ratios
 #   make soak             mixed fs/net load with cancels, deadlines and Closes for SOAK (10m); fails on leaks
 #   make bench            the main job: uring bench, io_uring against the standard library (BENCHFLAGS)
+#   make readme-results   run uring bench and the Go benchmarks, rewrite the README's result tables
 #   make fuzz             a short run of every Fuzz target (FUZZTIME each)
 #   make container-test   Dockerfile.test in a container with io_uring allowed
 #
@@ -46,12 +47,12 @@ export URING_REQUIRE
 endif
 
 .PHONY: all deps build test vet unit race cgocheck faults floor cross contrib stacks check fmt staticcheck bench gobench bench-deps fuzz \
-	bench-pebble soak container-test container-test-default clean help fsmatrix bench-fs
+	bench-pebble soak container-test container-test-default clean help fsmatrix bench-fs readme-results readme-check
 
 all: check test
 
 help:
-	@sed -n '3,15p' Makefile
+	@sed -n '3,16p' Makefile
 
 # liburing-dev gives liburing.h and the static liburing.a that the default
 # build links. Root installs it; anyone else is told the command.
@@ -79,7 +80,7 @@ test: deps
 	$(GO) test -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) $(PKGS)
 	$(GO) test -race -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) $(PKGS)
 	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) $(TESTFLAGS) $(PKGS)
-	@$(MAKE) --no-print-directory faults floor cross contrib stacks fsmatrix
+	@$(MAKE) --no-print-directory faults floor cross contrib stacks fsmatrix readme-check
 	@$(MAKE) --no-print-directory soak SOAK=60s
 
 # The fault seam (-tags uring_faults): io_uring_enter and setup failing on
@@ -229,6 +230,21 @@ bench-deps: deps
 # table on stdout and uring-bench.svg.
 bench: deps
 	$(GO) run ./cmd/uring bench --plot uring-bench.svg $(BENCHFLAGS)
+
+# The README's result tables, measured now: uring bench (BENCHFLAGS) and the
+# Go benchmarks, each table under the date, machine, kernel, file system and
+# commit of the run (hack/readmegen). Run it on a clean checkout of the
+# commit the README describes, with nothing else running.
+readme-results: bench-deps
+	$(GO) run ./hack/readmegen -benchflags "$(BENCHFLAGS)"
+
+# make test checks that readme-results runs, on a copy of the README, with
+# runs too short for their figures to mean anything.
+readme-check: deps
+	@tmp=$$(mktemp /tmp/uring-readme.XXXXXX); trap 'rm -f $$tmp' EXIT; cp README.md $$tmp; \
+	$(GO) run ./hack/readmegen -quick -readme $$tmp >/dev/null; \
+	grep -q 'Measured .* commit' $$tmp || { echo "readme-check: the tables were not written" >&2; exit 1; }; \
+	echo "readme-check: readme-results rewrote both tables of a copy of the README"
 
 # The Go benchmarks: finer cases, C liburing baselines, servers in a child process.
 gobench: bench-deps
