@@ -235,12 +235,38 @@ func TestFaultEnterSQPoll(t *testing.T) {
 
 func TestFaultSetup(t *testing.T) {
 	requireRing(t)
+	// Sizes the caller set are kept: the failure is New's.
 	uring.InjectSetupFault(syscall.ENOMEM, 1)
-	_, err := uring.New()
+	_, err := uring.New(uring.WithShards(1), uring.WithEntries(256))
 	require.ErrorIs(t, err, syscall.ENOMEM)
 	r, err := uring.New()
 	require.NoError(t, err, "the next setup works")
 	require.NoError(t, r.Close())
+}
+
+// Sizes left to the default are fitted to what the kernel accepts (issue 25,
+// defect 8, RLIMIT_MEMLOCK): ENOMEM on the first shard halves its entries.
+// (A later shard's ENOMEM, which leaves the Ring with fewer shards, is
+// TestDefect25Memlock64KiB's, under a real limit.)
+func TestFaultSetupFits(t *testing.T) {
+	requireRing(t)
+	uring.InjectSetupFault(syscall.ENOMEM, 1)
+	r, err := uring.New(uring.WithShards(1))
+	require.NoError(t, err, "entries left to the default are fitted")
+	require.Equal(t, 128, r.MaxBatch(), "one refusal: 256 entries halved")
+	require.NoError(t, r.Close())
+
+	uring.InjectSetupFault(syscall.ENOMEM, 2)
+	r, err = uring.New()
+	require.NoError(t, err)
+	require.Equal(t, 64, r.MaxBatch(), "two refusals: halved twice")
+	_, err = r.Do(context.Background(), ops.Nop())
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+
+	uring.InjectSetupFault(syscall.ENOMEM, 1)
+	_, err = uring.New(uring.WithShards(1), uring.WithEntries(256))
+	require.ErrorIs(t, err, syscall.ENOMEM, "sizes the caller set are kept")
 }
 
 // A failed registration leaves nothing behind: the next one works, and

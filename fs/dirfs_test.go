@@ -67,7 +67,7 @@ func TestDirFSServesHTTP(t *testing.T) {
 // ".", not after the directory, so fs.WalkDir starts at "."; every call's
 // result and error match os.DirFS's, a trailing slash on the root and a NUL
 // in the name included.
-func TestDirFSNamesMatchOS(t *testing.T) {
+func TestDefect25DirFSNames(t *testing.T) {
 	tree := makeTree(t)
 	for _, dir := range []string{tree, tree + "/"} {
 		ours, theirs := fs.DirFS(dir), os.DirFS(dir)

@@ -1025,8 +1025,11 @@ func TestConnSyscallConn(t *testing.T) {
 	})
 }
 
-// File returns a blocking dup of the socket, named as std names it.
-func TestConnFile(t *testing.T) {
+// File returns a dup of the socket named as std names it, non-blocking and
+// in the netpoller as std's (its deadlines work), and the conn's own socket
+// stays non-blocking; Fd makes the copy blocking (issue 25, defect 2: the
+// copy was blocking, out of the netpoller, and so was the conn).
+func TestDefect25ConnFile(t *testing.T) {
 	leakCheck(t)
 	parity(t, streamNets, func(t *testing.T, s stack, network string, o *obs) {
 		c, sc := s.pair(t, network)

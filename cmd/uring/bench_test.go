@@ -111,7 +111,7 @@ func TestBenchBadArguments(t *testing.T) {
 // Issue 25, defect 9: --only takes the list as a shell user writes it: a
 // trailing comma, spaces and a repeated name select what they name; a list
 // of no names and an unknown name are refused.
-func TestBenchOnlyList(t *testing.T) {
+func TestDefect25BenchOnlyList(t *testing.T) {
 	names := func(only string) ([]string, error) {
 		cs, err := selectCases(only)
 		var out []string

@@ -18,7 +18,7 @@ import (
 // that is not a regular file (/dev/null, a FIFO), and a destination that
 // names a missing directory: the same exit status, the same content, the
 // same message.
-func TestCpSpecialFilesMatchCoreutils(t *testing.T) {
+func TestDefect25CpSpecialFiles(t *testing.T) {
 	cpPath, err := exec.LookPath("cp")
 	if err != nil {
 		t.Skip("no coreutils cp to compare with")
