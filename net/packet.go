@@ -202,7 +202,7 @@ func ntohs(p uint16) int { return int(p>>8) | int(p&0xff)<<8 }
 func htons(p int) uint16 { return uint16(p>>8&0xff) | uint16(p&0xff)<<8 }
 
 // recvMsg receives one message with its control data and sender, an
-// address of kind (see sockaddrToAddr); name is the system call std's
+// address of kind (see rawToAddr); name is the system call std's
 // errors name.
 func (fd *netFD) recvMsg(b, oob []byte, inFlags int, name, kind string) (n, oobn, flags int, from net.Addr, err error) {
 	if fd.pkt == nil {

@@ -9,28 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sockaddrToAddr converts a kernel address to the net.Addr std reports for
-// network kind (tcp, udp, unix, unixgram, unixpacket).
-func sockaddrToAddr(kind string, sa unix.Sockaddr) net.Addr {
-	var ip net.IP
-	var port int
-	var zone string
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		ip, port = net.IP(append([]byte(nil), sa.Addr[:]...)), sa.Port
-	case *unix.SockaddrInet6:
-		ip, port, zone = net.IP(append([]byte(nil), sa.Addr[:]...)), sa.Port, zoneName(sa.ZoneId)
-	case *unix.SockaddrUnix:
-		return &net.UnixAddr{Name: sa.Name, Net: kind}
-	default:
-		return nil
-	}
-	if kind == "udp" {
-		return &net.UDPAddr{IP: ip, Port: port, Zone: zone}
-	}
-	return &net.TCPAddr{IP: ip, Port: port, Zone: zone}
-}
-
 func zoneName(id uint32) string {
 	if id == 0 {
 		return ""
