@@ -9,25 +9,19 @@ import (
 )
 
 // onMemStatsSignal calls f on each SIGUSR1 (URING_LOOPBACK_MEMSTATS).
-func onMemStatsSignal(f func()) {
-	usr1 := make(chan os.Signal, 1)
-	signal.Notify(usr1, syscall.SIGUSR1)
-	go func() {
-		for range usr1 {
-			f()
-		}
-	}()
-}
+func onMemStatsSignal(f func()) { onSignal(syscall.SIGUSR1, f) }
 
 // liveHeapSignal asks a server for its live heap (Child.LiveHeap).
 var liveHeapSignal os.Signal = syscall.SIGUSR2
 
 // onLiveHeapSignal calls f on each SIGUSR2.
-func onLiveHeapSignal(f func()) {
-	usr2 := make(chan os.Signal, 1)
-	signal.Notify(usr2, syscall.SIGUSR2)
+func onLiveHeapSignal(f func()) { onSignal(syscall.SIGUSR2, f) }
+
+func onSignal(sig os.Signal, f func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sig)
 	go func() {
-		for range usr2 {
+		for range ch {
 			f()
 		}
 	}()
