@@ -39,6 +39,7 @@ var goBenches = []goBench{
 	{".", "^BenchmarkFSReadAtDirect64$", "`fs.File.ReadAt` with `O_DIRECT`, 64 goroutines"},
 	{".", "^BenchmarkFSReadFile10k$", "`fs.ReadFile` of 10,000 small files, against `os.ReadFile`"},
 	{"./internal/netbench", "^BenchmarkNetEcho$", "TCP echo, 1,000 connections, 128 B ping-pong, server in a child process"},
+	{"./internal/netbench", "^BenchmarkEchoCClient$", "the same driven by a light C client (one thread, epoll), against std and two C servers: epoll, and a loop owning its io_uring"},
 	{"./internal/netbench", "^BenchmarkNetHTTP$", "net/http \"hello\" under `wrk -c256`"},
 	{"./internal/netbench", "^BenchmarkNetIdleRSS$", "10,000 idle echo connections: server RSS, live heap per connection"},
 	{"./internal/netbench", "^BenchmarkPacketEcho$", "UDP and unixgram echo: 4 readers on one socket, 64 clients of 128 B"},

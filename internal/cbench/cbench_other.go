@@ -4,6 +4,7 @@ package cbench
 
 import (
 	"errors"
+	"net/netip"
 	"time"
 )
 
@@ -19,3 +20,11 @@ func Nop(batch int, d time.Duration) (Result, error) { return Result{}, errUnsup
 func Read(fd int, size int64, qd int, d time.Duration, seed uint64) (Result, error) {
 	return Result{}, errUnsupported
 }
+
+// EchoClient reports that the C loops are unavailable in this build.
+func EchoClient(addr netip.AddrPort, conns, msg int, d time.Duration) (Result, error) {
+	return Result{}, errUnsupported
+}
+
+// ServeEcho reports that the C loops are unavailable in this build.
+func ServeEcho(kind string, lfd, stopFd int) error { return errUnsupported }
