@@ -30,6 +30,7 @@ type Deadline struct {
 
 type deadlineState struct {
 	cur     atomic.Pointer[epoch] // nil: none made since the last reset
+	at      atomic.Int64          // the deadline, Unix nanoseconds; 0: none
 	mu      sync.Mutex
 	timer   *time.Timer
 	closed  bool  // set by close: no new epoch
@@ -97,11 +98,27 @@ func (d *Deadline) Err() error {
 	return context.Cause(e.ctx)
 }
 
+// Passed reports whether a deadline is set and now is past it: exact, where
+// Err waits for the deadline's timer to run.
+func (d *Deadline) Passed() bool {
+	st := d.st.Load()
+	if st == nil {
+		return false
+	}
+	at := st.at.Load()
+	return at != 0 && time.Now().UnixNano() >= at
+}
+
 // Set moves the deadline to t (zero: none).
 func (d *Deadline) Set(t time.Time) {
 	st := d.state()
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	if t.IsZero() {
+		st.at.Store(0)
+	} else {
+		st.at.Store(t.UnixNano())
+	}
 	if st.timer != nil {
 		st.timer.Stop()
 		st.timer = nil
