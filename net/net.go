@@ -14,9 +14,10 @@
 //   - Dial: addresses are resolved as std resolves them, and the connect
 //     is a ring operation, so a timeout or a cancelled context cancels it
 //     in the kernel.
-//   - Read and Write on TCP and unix stream connections are those of an
-//     os.File on the descriptor: read(2) and write(2), and a call that finds
-//     the socket not ready waits in Go's netpoller, as std's does. An idle
+//   - Read on TCP and unix stream connections is that of an os.File on the
+//     descriptor (read(2)); Write tries one non-blocking sendto(2) and gives
+//     the rest to the os.File's Write. A call that finds the socket not
+//     ready waits in Go's netpoller, as std's does. An idle
 //     connection has no ring request in flight and holds less memory than
 //     std's, and a deadline that ends a Read costs no kernel cancel.
 //   - TCPConn.ReadFrom copies a regular file with sendfile(2) and a stream
