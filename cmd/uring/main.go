@@ -7,6 +7,7 @@
 //	uring probe [--json]
 //	uring bench [--duration D] [--rounds N] [--goroutines N] [--only CASE,...] [--dir DIR] [--size BYTES] [--json] [--plot FILE.svg]
 //	uring cp [--direct] [--sync] [--ring] SRC DST
+//	uring serve [--proto echo|http] [--impl net|std] [--addr ADDR]
 //
 // Install it with go install github.com/goaio/uring/cmd/uring@latest.
 package main
