@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/goaio/uring"
+	"github.com/goaio/uring/internal/cbench"
 	"github.com/goaio/uring/internal/loopback"
 )
 
@@ -21,6 +22,7 @@ import (
 // core, what Go services pick today when std net is not fast enough. It
 // binds its own socket, so it runs as an OwnListener role.
 func init() {
+	cbench.RegisterServers() // c-epoll-echo, c-uring-echo
 	loopback.OwnListener["gnet-echo"] = func(listening func(addr string)) error {
 		return gnet.Run(&gnetEcho{listening: listening}, "tcp://127.0.0.1:0",
 			gnet.WithMulticore(true), gnet.WithLogger(stderrLogger{log.New(os.Stderr, "gnet: ", 0)}))
@@ -108,4 +110,34 @@ func BenchmarkEchoGnet(b *testing.B) {
 		b.ReportMetric(r.Rate/std.Rate, side.unit+"xSTD")
 		b.ReportMetric(float64(r.CPUPer)/float64(std.CPUPer), side.unit+"cpu/rt-xSTD")
 	}
+}
+
+// BenchmarkEchoGnetCClient: the echo of BenchmarkEchoGnet driven by the light
+// C client (internal/cbench), so the servers' CPU per round trip compares:
+// std net, this module's net, gnet, and the C loop owning its io_uring that
+// issue 26's event loop is measured against; 3 rounds alternating, medians.
+func BenchmarkEchoGnetCClient(b *testing.B) {
+	if err := uring.Available(); err != nil {
+		b.Skipf("io_uring unavailable here: %v", err)
+	}
+	d := 3 * time.Second
+	if s := os.Getenv("URING_BENCH_TIME"); s != "" {
+		var err error
+		d, err = time.ParseDuration(s)
+		require.NoError(b, err, "URING_BENCH_TIME")
+	}
+	roles := []string{"std-echo", "uring-echo", "gnet-echo", "c-uring-echo"}
+	res, err := cbench.CompareEcho(roles, 1000, 128, 3, d)
+	require.NoError(b, err)
+	std := res["std-echo"]
+	for _, role := range roles {
+		r := res[role]
+		b.Logf("%-13s %8.0f rt/s (%.2fx std)  server CPU %6.2f µs/rt (%.2fx std)", role, r.Rate, r.Rate/std.Rate,
+			r.CPUPer/1e3, r.CPUPer/std.CPUPer)
+	}
+	g := res["gnet-echo"]
+	b.ReportMetric(g.Rate/std.Rate, "gnet-xSTD")
+	b.ReportMetric(g.CPUPer/std.CPUPer, "gnet-cpu/rt-xSTD")
+	b.ReportMetric(res["c-uring-echo"].CPUPer/g.CPUPer, "c-uring-cpu/rt-xGNET")
+	b.ReportMetric(res["uring-echo"].CPUPer/g.CPUPer, "cpu/rt-xGNET")
 }
