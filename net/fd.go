@@ -21,11 +21,14 @@ import (
 	"github.com/goaio/uring/ops"
 )
 
-// netFD is a socket whose I/O goes through the ring: the counterpart of
-// std's netFD. Reads and writes each hold their own lock, as std's fdMutex
-// does, so concurrent Writes never interleave and a Read and a Write run in
-// parallel. Close cancels what is in flight and waits for the kernel before
-// closing the descriptor; so does collecting a netFD nobody closed.
+// netFD is a socket of this package: the counterpart of std's netFD. A
+// stream or datagram socket moves its data by system calls waiting in Go's
+// netpoller (ready_linux.go, packet.go); accepts, connects, the copies'
+// waits and unixpacket messages go through the ring. Reads and writes each
+// hold their own lock, as std's fdMutex does, so concurrent Writes never
+// interleave and a Read and a Write run in parallel. Close cancels what is
+// in flight on the ring and waits for it before closing the descriptor; so
+// does collecting a netFD nobody closed.
 type netFD struct {
 	*sock
 	family int16 // small: the netFD of an idle connection fits a smaller size class
