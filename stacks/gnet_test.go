@@ -141,3 +141,26 @@ func BenchmarkEchoGnetCClient(b *testing.B) {
 	b.ReportMetric(res["c-uring-echo"].CPUPer/g.CPUPer, "c-uring-cpu/rt-xGNET")
 	b.ReportMetric(res["uring-echo"].CPUPer/g.CPUPer, "cpu/rt-xGNET")
 }
+
+// BenchmarkEchoFloodGnet: internal/netbench's BenchmarkEchoFlood with gnet
+// beside std's server and ours: 8 connections write and never read for 6 s
+// beside 100 echo connections. gnet has no back-pressure: what it cannot
+// send back it buffers.
+func BenchmarkEchoFloodGnet(b *testing.B) {
+	if err := uring.Available(); err != nil {
+		b.Skipf("io_uring unavailable here: %v", err)
+	}
+	for _, role := range []string{"std-echo", "uring-echo", "gnet-echo"} {
+		s, err := loopback.StartChild(role)
+		require.NoError(b, err)
+		r, err := loopback.FloodEcho(s, 8, 100, 6*time.Second)
+		s.Stop()
+		require.NoError(b, err, role)
+		b.Logf("%-10s RSS +%d MiB while the floods pushed %d MiB; echo %.0f rt/s alone, %.0f beside them (%.2f)",
+			role, r.GrowthKiB>>10, r.Flooded>>20, r.Rate, r.FloodRate, r.FloodRate/r.Rate)
+		if role == "gnet-echo" {
+			b.ReportMetric(float64(r.GrowthKiB)/1024, "gnet-growth-MiB")
+			b.ReportMetric(r.FloodRate/r.Rate, "gnet-rt-kept")
+		}
+	}
+}

@@ -246,3 +246,25 @@ func fmtRates(xs []float64) string {
 	}
 	return s
 }
+
+// BenchmarkEchoFlood: back-pressure (issue 26's bar: at most 48 MiB of
+// growth, at least 25% of the round trips kept): 8 connections write and
+// never read for 6 s beside 100 echo connections, against std's server and
+// ours (stacks adds gnet).
+func BenchmarkEchoFlood(b *testing.B) {
+	requireRing(b)
+	for _, role := range []string{"std-echo", "uring-echo"} {
+		s := startServer(b, role)
+		r, err := loopback.FloodEcho(s, 8, 100, 6*time.Second)
+		s.Stop()
+		if err != nil {
+			b.Fatalf("%s: %v", role, err)
+		}
+		b.Logf("%-10s RSS +%d KiB while the floods pushed %d MiB; echo %.0f rt/s alone, %.0f beside them (%.2f)",
+			role, r.GrowthKiB, r.Flooded>>20, r.Rate, r.FloodRate, r.FloodRate/r.Rate)
+		if role == "uring-echo" {
+			b.ReportMetric(float64(r.GrowthKiB)/1024, "growth-MiB")
+			b.ReportMetric(r.FloodRate/r.Rate, "rt-kept")
+		}
+	}
+}
