@@ -86,7 +86,7 @@ func recvPacket(fd int, b, oob []byte, flags int, rsa *unix.RawSockaddrAny) (n, 
 }
 
 // sendPacket is sendto(2), or sendmsg(2) with control data, to the sockaddr
-// in sa (salen 0: the connected peer).
+// in sa (salen 0: the connected peer; a stream's Write sends so too).
 func sendPacket(fd int, b, oob []byte, flags int, sa *unix.RawSockaddrAny, salen uint32) (int, error) {
 	var p, name unsafe.Pointer
 	if len(b) > 0 {

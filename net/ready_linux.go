@@ -9,7 +9,6 @@ import (
 	"os"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -90,7 +89,7 @@ func (fd *netFD) readStream(b []byte) (int, error) {
 }
 
 // writeStream is Write on a stream socket: one sendto with MSG_DONTWAIT
-// made raw (sockIO), and what the socket did not take by the os.File's
+// made raw (sendPacket, packet.go), and what the socket did not take by the os.File's
 // Write, which waits in the netpoller; wmu makes the two one Write, so
 // Writes never interleave. The raw send saves the scheduler's system-call
 // state on the call that usually finishes the Write (docs/design.md, "Idle
@@ -112,16 +111,16 @@ func (fd *netFD) writeStream(b []byte) (int, error) {
 		if err := fd.WD.Err(); err != nil {
 			return 0, fd.opErr("write", err)
 		}
-		var e syscall.Errno
-		n, e = sockIO(unix.SYS_SENDTO, fd.Sysfd, b, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
-		switch e {
-		case 0:
+		var err error
+		n, err = sendPacket(fd.Sysfd, b, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, nil, 0)
+		switch err {
+		case nil:
 			if n == len(b) {
 				return n, nil
 			}
 		case syscall.EAGAIN, syscall.EINTR:
 		default:
-			return 0, fd.opErr("write", fd.Err(context.Background(), "write", e))
+			return 0, fd.opErr("write", fd.Err(context.Background(), "write", err))
 		}
 	}
 	m, err := fd.osf.Write(b[n:])
@@ -130,28 +129,6 @@ func (fd *netFD) writeStream(b []byte) (int, error) {
 		return n, fd.opErr("write", fd.osErr("write", err))
 	}
 	return n, nil
-}
-
-// sockIO is recvfrom or sendto of b with flags and no address. With
-// MSG_DONTWAIT it cannot block, so up to rawIOMax bytes it is made without
-// the scheduler's system-call state; a larger copy leaves the scheduler
-// free to hand the processor on.
-func sockIO(trap uintptr, fd int, b []byte, flags int) (int, syscall.Errno) {
-	var p unsafe.Pointer
-	if len(b) > 0 {
-		p = unsafe.Pointer(&b[0])
-	}
-	var r uintptr
-	var e syscall.Errno
-	if len(b) <= rawIOMax {
-		r, _, e = syscall.RawSyscall6(trap, uintptr(fd), uintptr(p), uintptr(len(b)), uintptr(flags), 0, 0)
-	} else {
-		r, _, e = syscall.Syscall6(trap, uintptr(fd), uintptr(p), uintptr(len(b)), uintptr(flags), 0, 0)
-	}
-	if e != 0 {
-		return 0, e
-	}
-	return int(r), 0
 }
 
 // osErr is std's error for what the os.File's call returned: net.ErrClosed
