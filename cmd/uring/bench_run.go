@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/goaio/uring/internal/loopback"
 )
 
 // sample is one side of one case measured once.
@@ -157,17 +159,7 @@ func percentile(d []time.Duration, p float64) time.Duration {
 }
 
 // median and spread of rates: the middle value, and (max-min)/median.
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
+func median(v []float64) float64 { return loopback.Median(v) }
 
 func spread(v []float64) float64 {
 	m := median(v)
