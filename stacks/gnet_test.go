@@ -92,12 +92,7 @@ func BenchmarkEchoGnet(b *testing.B) {
 	if err := uring.Available(); err != nil {
 		b.Skipf("io_uring unavailable here: %v", err)
 	}
-	d := 3 * time.Second
-	if s := os.Getenv("URING_BENCH_TIME"); s != "" {
-		var err error
-		d, err = time.ParseDuration(s)
-		require.NoError(b, err, "URING_BENCH_TIME")
-	}
+	d := benchTime(b)
 	roles := []string{"std-echo", "uring-echo", "gnet-echo"}
 	res, err := loopback.CompareEcho(roles, 1000, 2, d)
 	require.NoError(b, err)
@@ -120,12 +115,7 @@ func BenchmarkEchoGnetCClient(b *testing.B) {
 	if err := uring.Available(); err != nil {
 		b.Skipf("io_uring unavailable here: %v", err)
 	}
-	d := 3 * time.Second
-	if s := os.Getenv("URING_BENCH_TIME"); s != "" {
-		var err error
-		d, err = time.ParseDuration(s)
-		require.NoError(b, err, "URING_BENCH_TIME")
-	}
+	d := benchTime(b)
 	roles := []string{"std-echo", "uring-echo", "gnet-echo", "c-uring-echo"}
 	res, err := cbench.CompareEcho(roles, 1000, 128, 3, d)
 	require.NoError(b, err)
@@ -163,4 +153,14 @@ func BenchmarkEchoFloodGnet(b *testing.B) {
 			b.ReportMetric(r.FloodRate/r.Rate, "gnet-rt-kept")
 		}
 	}
+}
+
+// benchTime is a side's measuring time: 3 s, or URING_BENCH_TIME.
+func benchTime(b *testing.B) time.Duration {
+	if s := os.Getenv("URING_BENCH_TIME"); s != "" {
+		d, err := time.ParseDuration(s)
+		require.NoError(b, err, "URING_BENCH_TIME")
+		return d
+	}
+	return 3 * time.Second
 }
