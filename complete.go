@@ -131,9 +131,12 @@ func (s *shard) complete(sl *slot, c *cqe, self int32) {
 
 // finishCleanup releases what a request held as soon as its final CQE is
 // reaped: pins, C memory, and copies results out of the msghdr.
-func (s *shard) finishCleanup(sl *slot) {
+func (s *shard) finishCleanup(sl *slot) { sl.cleanup(s.scratchAt(sl)) }
+
+// cleanup is finishCleanup for a slot whose scratch is sc.
+func (sl *slot) cleanup(sc *scratchArea) {
 	if sl.kind == ops.ArgMsghdr {
-		m := &s.scratchAt(sl).msg
+		m := &sc.msg
 		sl.msgFlags, sl.oobn = m.flags, int32(m.controllen)
 	}
 	if raceEnabled {

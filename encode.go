@@ -79,6 +79,12 @@ func (s *shard) scratchAt(sl *slot) *scratchArea {
 // prepare encodes op for slot sl into e: pins the Go memory it names and
 // builds the C-memory arguments it needs.
 func (s *shard) prepare(e *sqe, sl *slot, op *ops.Op) error {
+	return encodeOp(e, sl, s.scratchAt(sl), s.userData(sl), op)
+}
+
+// encodeOp encodes op as request ud into e, for slot sl with scratch sc:
+// the one encoder of the shared rings and the LocalRing.
+func encodeOp(e *sqe, sl *slot, sc *scratchArea, ud uint64, op *ops.Op) error {
 	*e = sqe{
 		opcode:      uint8(op.Opcode),
 		flags:       op.Flags &^ ops.FlagCQESkip, // every request must complete visibly
@@ -88,7 +94,7 @@ func (s *shard) prepare(e *sqe, sl *slot, op *ops.Op) error {
 		addr:        op.AddrVal,
 		len:         op.Len,
 		opFlags:     op.OpFlags,
-		userData:    s.userData(sl),
+		userData:    ud,
 		bufIndex:    op.BufIndex,
 		personality: op.Personality,
 		spliceFdIn:  op.SpliceFdIn,
@@ -111,7 +117,7 @@ func (s *shard) prepare(e *sqe, sl *slot, op *ops.Op) error {
 		e.addr3 = uint64(uintptr(op.Addr3))
 	}
 	if op.Str != [3]string{} {
-		s.placeStrings(e, sl, op)
+		placeStrings(e, sl, op)
 	}
 	if op.Opcode == ops.OpMsgRing && op.AddrVal == ops.MsgData {
 		// Whatever user_data the Op names, the target must see a message.
@@ -121,13 +127,12 @@ func (s *shard) prepare(e *sqe, sl *slot, op *ops.Op) error {
 	if op.Kind == ops.ArgNone {
 		return nil
 	}
-	sc := s.scratchAt(sl)
 	switch op.Kind {
 	case ops.ArgTimespec:
 		sc.ts[0], sc.ts[1] = op.Timespec/1e9, op.Timespec%1e9
 		e.addr = scratchAddr(&sc.ts)
 	case ops.ArgIovec:
-		e.addr = s.buildIovecs(sl, sc, op.Bufs)
+		e.addr = buildIovecs(sl, sc, op.Bufs)
 		e.len = uint32(len(op.Bufs))
 	case ops.ArgSockaddr:
 		n, err := encodeSockaddr(op.Sockaddr, sc.sa[:])
@@ -150,7 +155,7 @@ func (s *shard) prepare(e *sqe, sl *slot, op *ops.Op) error {
 			m.name, m.namelen = uint64(uintptr(op.Addr2)), sockaddrMax
 		}
 		if len(op.Bufs) > 0 {
-			m.iov = s.buildIovecs(sl, sc, op.Bufs)
+			m.iov = buildIovecs(sl, sc, op.Bufs)
 			m.iovlen = uint64(len(op.Bufs))
 		}
 		if len(op.OOB) > 0 {
@@ -175,13 +180,13 @@ func kernelWrites(code ops.Opcode) bool {
 
 // buildIovecs lays out bufs as a struct iovec array: in the slot's scratch
 // when short, else in C memory freed with the request. Each buffer is pinned.
-func (s *shard) buildIovecs(sl *slot, sc *scratchArea, bufs [][]byte) uint64 {
+func buildIovecs(sl *slot, sc *scratchArea, bufs [][]byte) uint64 {
 	var iov []iovec
 	if len(bufs) <= inlineIovs {
 		iov = sc.iov[:len(bufs)]
 	} else {
 		p := cAlloc(len(bufs) * int(unsafe.Sizeof(iovec{})))
-		s.addCMem(sl, p)
+		sl.addCMem(p)
 		iov = unsafe.Slice((*iovec)(p), len(bufs))
 	}
 	for i, b := range bufs {
@@ -200,7 +205,7 @@ func (s *shard) buildIovecs(sl *slot, sc *scratchArea, bufs [][]byte) uint64 {
 
 // placeStrings copies op.Str into one C allocation as NUL-terminated strings
 // and points sqe.addr, sqe.off and sqe.addr3 at them.
-func (s *shard) placeStrings(e *sqe, sl *slot, op *ops.Op) {
+func placeStrings(e *sqe, sl *slot, op *ops.Op) {
 	total := 0
 	for _, str := range op.Str {
 		if str != "" {
@@ -208,7 +213,7 @@ func (s *shard) placeStrings(e *sqe, sl *slot, op *ops.Op) {
 		}
 	}
 	p := cAlloc(total)
-	s.addCMem(sl, p)
+	sl.addCMem(p)
 	buf := unsafe.Slice((*byte)(p), total)
 	at := 0
 	for i, str := range op.Str {
@@ -232,7 +237,7 @@ func (s *shard) placeStrings(e *sqe, sl *slot, op *ops.Op) {
 
 // addCMem records C memory to free when the request ends. A request needs at
 // most two blocks (strings and iovecs); they are chained through a header.
-func (s *shard) addCMem(sl *slot, p unsafe.Pointer) {
+func (sl *slot) addCMem(p unsafe.Pointer) {
 	if sl.cmem == nil {
 		sl.cmem = p
 		return

@@ -383,4 +383,47 @@ static inline void uring_bufring_free(uring_t *u, uring_bufring_t *b) {
 	b->mem = NULL;
 }
 
+// The addresses a single owner needs to run a ring from Go without cgo:
+// it fills SQEs and reads CQEs in the mapped rings, and enters with a
+// plain system call (local.go).
+typedef struct {
+	void *sqes, *cqes;
+	unsigned *sq_khead, *sq_ktail, *cq_khead, *cq_ktail;
+	unsigned sq_mask, sq_entries, cq_mask, cq_entries;
+	int enter_fd;
+	unsigned enter_flags;
+} uring_local_view_t;
+
+// uring_local_init sets up a ring for one thread, the one calling it:
+// SINGLE_ISSUER and DEFER_TASKRUN (completions are posted only when that
+// thread enters to wait), SUBMIT_ALL, and its fd registered so that an
+// enter skips the file table. The SQ array maps slot i to SQE i once, so
+// that the owner only moves the tail.
+static inline int uring_local_init(uring_t *u, unsigned entries, unsigned cq_entries, uring_local_view_t *v, unsigned *features) {
+	unsigned flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL;
+	int ret = uring_init(u, entries, cq_entries, flags, 0, -1, -1, features);
+	if (ret < 0)
+		return ret;
+	struct io_uring *r = &u->ring;
+	for (unsigned i = 0; i < r->sq.ring_entries; i++)
+		r->sq.array[i] = i;
+	v->sqes = r->sq.sqes;
+	v->sq_khead = r->sq.khead;
+	v->sq_ktail = r->sq.ktail;
+	v->sq_mask = r->sq.ring_mask;
+	v->sq_entries = r->sq.ring_entries;
+	v->cqes = r->cq.cqes;
+	v->cq_khead = r->cq.khead;
+	v->cq_ktail = r->cq.ktail;
+	v->cq_mask = r->cq.ring_mask;
+	v->cq_entries = r->cq.ring_entries;
+	v->enter_fd = r->ring_fd;
+	v->enter_flags = 0;
+	if (io_uring_register_ring_fd(r) == 1) {
+		v->enter_fd = r->enter_ring_fd;
+		v->enter_flags = IORING_ENTER_REGISTERED_RING;
+	}
+	return 0;
+}
+
 #endif

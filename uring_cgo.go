@@ -70,6 +70,39 @@ func newKernelRing(entries, cqEntries uint32, flags uint32, sqIdleMs uint32, sqC
 		sqEntries: int(C.uring_sq_entries(u)), cqEntries: int(C.uring_cq_entries(u))}, nil
 }
 
+// newLocalKernelRing sets up a ring owned by the calling thread
+// (uring_local_init) and returns the addresses local.go works with.
+func newLocalKernelRing(entries, cqEntries uint32) (*kernelRing, localView, error) {
+	u := (*C.uring_t)(C.calloc(1, C.sizeof_uring_t))
+	v := (*C.uring_local_view_t)(C.calloc(1, C.sizeof_uring_local_view_t))
+	if u == nil || v == nil {
+		C.free(unsafe.Pointer(u))
+		C.free(unsafe.Pointer(v))
+		return nil, localView{}, syscall.ENOMEM
+	}
+	defer C.free(unsafe.Pointer(v))
+	var feats C.uint
+	if ret := C.uring_local_init(u, C.uint(entries), C.uint(cqEntries), v, &feats); ret < 0 {
+		C.free(unsafe.Pointer(u))
+		return nil, localView{}, syscall.Errno(-ret)
+	}
+	k := &kernelRing{u: u, features: uint32(feats), sqEntries: int(v.sq_entries), cqEntries: int(v.cq_entries)}
+	return k, localView{
+		sqes: v.sqes, sqHead: (*uint32)(unsafe.Pointer(v.sq_khead)),
+		sqTail: (*uint32)(unsafe.Pointer(v.sq_ktail)), sqMask: uint32(v.sq_mask), sqEntries: uint32(v.sq_entries),
+		cqes: v.cqes, cqHead: (*uint32)(unsafe.Pointer(v.cq_khead)),
+		cqTail: (*uint32)(unsafe.Pointer(v.cq_ktail)), cqMask: uint32(v.cq_mask),
+		enterFd: int(v.enter_fd), enterFlags: uint32(v.enter_flags),
+	}, nil
+}
+
+// enterRing is io_uring_enter as a plain system call: the LocalRing's one
+// crossing per iteration, with no cgo call around it.
+func enterRing(fd int, submit, min, flags uint32) syscall.Errno {
+	_, _, e := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(fd), uintptr(submit), uintptr(min), uintptr(flags), 0, 0)
+	return e
+}
+
 // submit copies n staged SQEs into the SQ and submits them. With out non-nil
 // (the caller holds the CQ lock) it also reaps up to max ready completions.
 // When the submission failed, withdrawn is how many of the batch's last SQEs

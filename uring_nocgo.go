@@ -4,6 +4,7 @@ package uring
 
 import (
 	"errors"
+	"syscall"
 	"runtime"
 	"unsafe"
 )
@@ -67,3 +68,9 @@ func cAlloc(n int) unsafe.Pointer { return nil }
 func cFree(p unsafe.Pointer)      {}
 
 func memlockLimit() (uint64, bool) { return 0, false }
+
+func newLocalKernelRing(entries, cqEntries uint32) (*kernelRing, localView, error) {
+	return nil, localView{}, errNoKernelRing
+}
+
+func enterRing(fd int, submit, min, flags uint32) syscall.Errno { return syscall.ENOSYS }
