@@ -1,0 +1,253 @@
+package loop
+
+import (
+	"errors"
+	"net"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/goaio/uring/ops"
+)
+
+// errServerClosed is what OnClose gets when the server or group closed.
+var errServerClosed = net.ErrClosed
+
+// shrinkAbove: an output buffer this large is dropped once drained, so a
+// burst does not hold memory for the connection's life.
+const shrinkAbove = 64 << 10
+
+func (c *Conn) ringWrite(b []byte) (int, error) {
+	if c.closing || c.finished {
+		return 0, c.opError("write", net.ErrClosed)
+	}
+	if c.shutWanted {
+		return 0, c.opError("write", os.NewSyscallError("write", syscall.EPIPE))
+	}
+	if len(b) == 0 {
+		return 0, nil
+	}
+	if c.out == nil {
+		c.out = new(outBuf)
+	}
+	c.out.reserve(len(b))
+	c.out.b = append(c.out.b, b...)
+	c.markDirty()
+	return len(b), nil
+}
+
+func (c *Conn) ringClose() error {
+	if c.closing {
+		return net.ErrClosed
+	}
+	c.closing = true
+	if c.recvOn {
+		_ = c.rl.r.Cancel(tag(kindRecv, c.gen, c.idx))
+	}
+	c.markDirty() // the flush sends what is left, then closes
+	return nil
+}
+
+func (c *Conn) ringCloseWrite() error {
+	if c.closing {
+		return net.ErrClosed
+	}
+	c.shutWanted = true
+	c.markDirty()
+	return nil
+}
+
+// markDirty puts c on the loop's list to send (and to finish closing).
+func (c *Conn) markDirty() {
+	if !c.dirty {
+		c.dirty = true
+		c.rl.dirty = append(c.rl.dirty, c)
+	}
+}
+
+func (c *Conn) armRecv() {
+	op := ops.RecvMulti(c.fd, bufGroup, 0)
+	if err := c.rl.r.Prep(&op, tag(kindRecv, c.gen, c.idx)); err != nil {
+		c.fail(err)
+		return
+	}
+	c.recvOn = true
+	c.rl.ownOut++
+}
+
+// recvDone handles a completion of the connection's multishot recv.
+func (c *Conn) recvDone(res int32, flags uint32, more bool) {
+	rl := c.rl
+	if !more {
+		c.recvOn = false
+	}
+	switch {
+	case res > 0:
+		bid := uint16(flags >> 16)
+		if !c.closing {
+			act := c.s.h.OnData(c, rl.bufs.Bytes(bid, int(res)))
+			rl.bufs.Recycle(bid)
+			if act == Close {
+				c.ringClose()
+			}
+		} else {
+			rl.bufs.Recycle(bid)
+		}
+		if !c.closing && !c.paused && c.pending() > rl.l.g.cfg.highWater {
+			// Back-pressure: stop receiving until the peer reads.
+			c.paused = true
+			if c.recvOn {
+				_ = rl.r.Cancel(tag(kindRecv, c.gen, c.idx))
+			}
+		}
+	case res == 0: // the peer's FIN: send what is queued, then close
+		if !c.closing {
+			c.closing = true
+			c.markDirty()
+		}
+	case res == -int32(syscall.ENOBUFS) || res == -int32(syscall.ECANCELED):
+	default:
+		c.fail(c.opError("read", os.NewSyscallError("read", syscall.Errno(-res))))
+	}
+	if !c.recvOn && !c.closing && !c.paused {
+		c.armRecv()
+	}
+	c.maybeFinish()
+}
+
+// send starts sending what was written, when no send is in flight.
+func (c *Conn) send() {
+	if c.finished || c.sendOn {
+		return
+	}
+	if c.failed || c.out == nil || len(c.out.b) == 0 {
+		c.drained()
+		return
+	}
+	c.out, c.sending = c.sending, c.out
+	c.sent = 0
+	c.prepSend()
+}
+
+func (c *Conn) prepSend() {
+	op := ops.Send(c.fd, c.sending.b[c.sent:], unix.MSG_NOSIGNAL)
+	if err := c.rl.r.Prep(&op, tag(kindSend, c.gen, c.idx)); err != nil {
+		c.fail(err)
+		return
+	}
+	c.sendOn = true
+	c.rl.ownOut++
+}
+
+// sendDone handles a send's completion: the rest of a short send goes
+// again, then what was written meanwhile.
+func (c *Conn) sendDone(res int32) {
+	c.sendOn = false
+	if res < 0 {
+		if res != -int32(syscall.ECANCELED) || !c.failed {
+			c.fail(c.opError("write", os.NewSyscallError("write", syscall.Errno(-res))))
+		}
+		c.maybeFinish()
+		return
+	}
+	c.sent += int(res)
+	if c.sent < len(c.sending.b) && !c.failed {
+		c.prepSend()
+		return
+	}
+	c.sending.b = c.sending.b[:0]
+	c.sent = 0
+	if cap(c.sending.b) > shrinkAbove {
+		c.sending.release()
+		c.sending = nil
+	}
+	if c.paused && c.pending() <= c.rl.l.g.cfg.highWater/2 {
+		c.paused = false
+		if !c.recvOn && !c.closing {
+			c.armRecv()
+		}
+	}
+	c.send()
+	c.maybeFinish()
+}
+
+// drained runs when nothing is left to send: a wanted half-close happens.
+func (c *Conn) drained() {
+	if c.shutWanted && !c.shutDone && !c.failed && c.pending() == 0 {
+		c.shutDone = true
+		_ = unix.Shutdown(c.fd, unix.SHUT_WR)
+	}
+	c.maybeFinish()
+}
+
+// fail ends the connection at once: queued bytes are dropped and its ops
+// cancelled; OnClose gets err.
+func (c *Conn) fail(err error) {
+	if c.failed || c.finished {
+		return
+	}
+	c.failed, c.closing = true, true
+	if c.err == nil {
+		c.err = err
+	}
+	if c.out != nil {
+		c.out.b = c.out.b[:0]
+	}
+	if c.recvOn {
+		_ = c.rl.r.Cancel(tag(kindRecv, c.gen, c.idx))
+	}
+	if c.sendOn {
+		_ = c.rl.r.Cancel(tag(kindSend, c.gen, c.idx))
+	}
+	c.markDirty()
+}
+
+// maybeFinish closes the descriptor and runs OnClose once the connection
+// is closing and none of its ops is in flight.
+func (c *Conn) maybeFinish() {
+	if !c.closing || c.finished || c.recvOn || c.sendOn || c.dirty || (!c.failed && c.pending() > 0) {
+		return
+	}
+	c.finished = true
+	unix.Close(c.fd)
+	c.out.release()
+	c.sending.release()
+	c.out, c.sending = nil, nil
+	c.s.h.OnClose(c, c.err)
+	c.rl.release(c)
+}
+
+// ringAddr reads the socket's address (peer: the remote one).
+func (c *Conn) ringAddr(peer bool) net.Addr {
+	if c.finished {
+		return nil
+	}
+	var sa unix.Sockaddr
+	var err error
+	if peer {
+		sa, err = unix.Getpeername(c.fd)
+	} else {
+		sa, err = unix.Getsockname(c.fd)
+	}
+	if err != nil {
+		return nil
+	}
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}
+	case *unix.SockaddrUnix:
+		return &net.UnixAddr{Name: sa.Name, Net: "unix"}
+	}
+	return nil
+}
+
+// opError wraps err as std net does.
+func (c *Conn) opError(op string, err error) error {
+	if errors.Is(err, net.ErrClosed) && op == "write" {
+		return &net.OpError{Op: op, Net: "tcp", Err: err}
+	}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+}

@@ -1,0 +1,232 @@
+package loop
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/goaio/uring"
+	"github.com/goaio/uring/ops"
+)
+
+// Option configures a Group.
+type Option func(*config)
+
+type config struct {
+	loops     int
+	highWater int
+	bufSize   int
+	bufCount  int
+	entries   int
+	std       bool
+}
+
+func defaultConfig() config {
+	return config{loops: runtime.GOMAXPROCS(0), highWater: 256 << 10, bufSize: 4096, bufCount: 1024, entries: 1024}
+}
+
+// WithLoops sets how many loops a Group runs (default GOMAXPROCS).
+func WithLoops(n int) Option { return func(c *config) { c.loops = n } }
+
+// WithHighWater sets the unsent bytes past which a connection stops
+// receiving until they drain to half (default 256 KiB).
+func WithHighWater(n int) Option { return func(c *config) { c.highWater = n } }
+
+// WithBuffers sets each loop's receive buffers: count buffers of size bytes
+// (default 1024 of 4 KiB).
+func WithBuffers(count, size int) Option {
+	return func(c *config) { c.bufCount, c.bufSize = count, size }
+}
+
+// WithStd runs the handlers on std net even where io_uring is available.
+func WithStd() Option { return func(c *config) { c.std = true } }
+
+// ErrNotLoop is returned by Loop.Submit on the fallback, which has no ring.
+var ErrNotLoop = fmt.Errorf("loop: no ring on the std fallback: %w", uring.ErrUnsupported)
+
+// Group is a set of loops. Connections of a Server are spread over them.
+type Group struct {
+	mu       sync.Mutex
+	servers  []*Server
+	cfg      config
+	loops    []*Loop
+	fallback error // why the loops run on std net, or nil
+	closed   atomic.Bool
+	next     atomic.Uint32
+	wg       sync.WaitGroup
+}
+
+// NewGroup starts the loops: on io_uring when it is available, else on the
+// std fallback (Fallback says why).
+func NewGroup(opts ...Option) (*Group, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.loops <= 0 {
+		cfg.loops = 1
+	}
+	if cfg.highWater <= 0 {
+		cfg.highWater = 256 << 10
+	}
+	g := &Group{cfg: cfg}
+	if cfg.std {
+		g.fallback = errors.New("loop: WithStd")
+	}
+	for i := 0; i < cfg.loops; i++ {
+		l := &Loop{g: g, idx: i}
+		g.loops = append(g.loops, l)
+		var err error
+		if g.fallback == nil {
+			err = l.startRing()
+			if err != nil && i == 0 && errors.Is(err, uring.ErrUnsupported) {
+				g.fallback = err
+				err = nil
+			}
+		}
+		if err == nil && g.fallback != nil {
+			l.startStd()
+		}
+		if err != nil {
+			g.loops = g.loops[:i]
+			g.Close()
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// Fallback returns nil when the loops own io_uring rings, or why they run
+// on std net.
+func (g *Group) Fallback() error { return g.fallback }
+
+// Loops returns the group's loops.
+func (g *Group) Loops() []*Loop { return g.loops }
+
+// pick returns the loop for a new connection or op, in turn.
+func (g *Group) pick() *Loop { return g.loops[int(g.next.Add(1)-1)%len(g.loops)] }
+
+// Close stops every loop: each closes its connections (OnClose gets
+// net.ErrClosed), cancels its ops and waits for them, and frees its ring.
+// Close returns when all are done.
+func (g *Group) Close() error {
+	if !g.closed.CompareAndSwap(false, true) {
+		return net.ErrClosed
+	}
+	g.mu.Lock()
+	servers := g.servers
+	g.mu.Unlock()
+	for _, s := range servers {
+		s.shut()
+	}
+	for _, l := range g.loops {
+		l.stop()
+	}
+	g.wg.Wait()
+	return nil
+}
+
+// Loop is one event loop: a goroutine and, on io_uring, the ring it owns.
+type Loop struct {
+	g   *Group
+	idx int
+
+	mu       sync.Mutex
+	queue    []func()
+	spare    []func()
+	queued   atomic.Int32
+	stopped  bool // no more posts
+	sleeping atomic.Bool
+	wake     chan struct{} // the fallback's wake-up
+
+	ring        *ringLoop // nil on the fallback
+	stdStopping bool
+}
+
+// Run runs fn on the loop, after the callbacks already queued; from any
+// goroutine. It returns net.ErrClosed once the loop is stopping.
+func (l *Loop) Run(fn func()) error { return l.post(fn) }
+
+// Submit submits op from a callback running on this loop; cb runs on the
+// loop with each of its completions (a multishot op's until one without
+// ops.CQEFlagMore). Only the loop's own goroutine may call it: from
+// elsewhere, call it inside Run. The memory op names stays valid (pinned)
+// until its last completion, and Close cancels it and waits. It returns
+// the op's ID for Cancel.
+func (l *Loop) Submit(op ops.Op, cb func(uring.Result)) (uint64, error) {
+	if l.ring == nil {
+		return 0, ErrNotLoop
+	}
+	return l.ring.r.Submit(op, cb)
+}
+
+// Cancel asks the kernel to cancel the op Submit returned id for; its
+// callback still runs, with ECANCELED or its result. On the loop only.
+func (l *Loop) Cancel(id uint64) error {
+	if l.ring == nil {
+		return ErrNotLoop
+	}
+	return l.ring.r.Cancel(id)
+}
+
+// post queues fn for the loop and wakes it if it sleeps.
+func (l *Loop) post(fn func()) error {
+	l.mu.Lock()
+	if l.stopped {
+		l.mu.Unlock()
+		return net.ErrClosed
+	}
+	l.queue = append(l.queue, fn)
+	l.queued.Add(1)
+	l.mu.Unlock()
+	if l.sleeping.Load() && l.sleeping.CompareAndSwap(true, false) {
+		l.wakeUp()
+	}
+	return nil
+}
+
+// runQueue runs what post queued.
+func (l *Loop) runQueue() {
+	l.mu.Lock()
+	q := l.queue
+	l.queue = l.spare[:0]
+	l.queued.Store(0)
+	l.mu.Unlock()
+	for i, fn := range q {
+		fn()
+		q[i] = nil
+	}
+	l.mu.Lock()
+	l.spare = q[:0]
+	l.mu.Unlock()
+}
+
+// stop asks the loop to end; its last queued function ends it.
+func (l *Loop) stop() {
+	_ = l.post(l.shutdown)
+	l.mu.Lock()
+	l.stopped = true
+	l.mu.Unlock()
+}
+
+func (l *Loop) wakeUp() {
+	if l.ring != nil {
+		l.ring.wakeUp()
+		return
+	}
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (l *Loop) shutdown() {
+	if l.ring != nil {
+		l.ring.stopping = true
+		return
+	}
+	l.stdStopping = true
+}

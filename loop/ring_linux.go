@@ -1,0 +1,319 @@
+package loop
+
+import (
+	"runtime"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/goaio/uring"
+	"github.com/goaio/uring/ops"
+)
+
+// A loop's own ops carry user_data kind<<48 | generation<<32 | index: the
+// connection's (recv, send) or the server's (accept) slot on this loop.
+const (
+	kindRecv = iota + 1
+	kindSend
+	kindAccept
+	kindWake
+)
+
+const bufGroup = 1
+
+func tag(kind int, gen uint16, idx int32) uint64 {
+	return uint64(kind)<<48 | uint64(gen)<<32 | uint64(uint32(idx))
+}
+
+// ringLoop is a loop's io_uring side, touched only by its goroutine.
+type ringLoop struct {
+	l        *Loop
+	r        *uring.LocalRing
+	bufs     *uring.LocalBuffers
+	evfd     int
+	wakeBuf  *[8]byte
+	wakePin  runtime.Pinner
+	wakeOn   bool
+	stopping bool
+
+	conns   []*Conn // by index; nil where free
+	gens    []uint16
+	free    []int32
+	dirty   []*Conn // connections with bytes to send this iteration
+	servers []*serverOnLoop
+	ownOut  int // own ops in flight: each ends with one CQE without F_MORE
+}
+
+// serverOnLoop is a Server's accept on one loop.
+type serverOnLoop struct {
+	s        *Server
+	idx      int32
+	acceptOn bool
+	stopping bool
+	conns    int
+	reported bool
+}
+
+// startRing starts the loop's goroutine and waits until its ring is up.
+func (l *Loop) startRing() error {
+	ready := make(chan error, 1)
+	l.g.wg.Add(1)
+	go func() {
+		defer l.g.wg.Done()
+		// The thread is never unlocked: the ring's registered fd and its
+		// task work belong to it, and it exits with the goroutine.
+		runtime.LockOSThread()
+		rl, err := newRingLoop(l)
+		if err != nil {
+			ready <- err
+			return
+		}
+		l.ring = rl
+		ready <- nil
+		rl.run()
+	}()
+	return <-ready
+}
+
+func newRingLoop(l *Loop) (*ringLoop, error) {
+	cfg := &l.g.cfg
+	r, err := uring.NewLocalRing(cfg.entries, 0)
+	if err != nil {
+		return nil, err
+	}
+	rl := &ringLoop{l: l, r: r, evfd: -1, wakeBuf: new([8]byte)}
+	fail := func(err error) (*ringLoop, error) {
+		if rl.bufs != nil {
+			rl.bufs.Free()
+		}
+		r.Close(func(uint64, int32, uint32) {}, func() bool { return true })
+		if rl.evfd >= 0 {
+			unix.Close(rl.evfd)
+		}
+		return nil, err
+	}
+	if rl.bufs, err = r.NewBuffers(cfg.bufCount, cfg.bufSize, bufGroup); err != nil {
+		return fail(err)
+	}
+	if rl.evfd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		return fail(err)
+	}
+	rl.wakePin.Pin(rl.wakeBuf)
+	if err := rl.armWake(); err != nil {
+		return fail(err)
+	}
+	return rl, nil
+}
+
+func (rl *ringLoop) armWake() error {
+	op := ops.Read(rl.evfd, rl.wakeBuf[:], 0)
+	if err := rl.r.Prep(&op, tag(kindWake, 0, 0)); err != nil {
+		return err
+	}
+	rl.wakeOn = true
+	rl.ownOut++
+	return nil
+}
+
+// wakeUp is called by another goroutine that posted while the loop slept.
+func (rl *ringLoop) wakeUp() {
+	one := [8]byte{1}
+	_, _ = unix.Write(rl.evfd, one[:])
+}
+
+// run is the loop: send what handlers wrote, enter (sleeping only when
+// nothing is queued), run the callbacks of what completed, run what other
+// goroutines posted.
+func (rl *ringLoop) run() {
+	l := rl.l
+	for !rl.stopping {
+		rl.flush()
+		wait := l.queued.Load() == 0
+		if wait {
+			l.sleeping.Store(true)
+			if l.queued.Load() != 0 {
+				wait = false
+			}
+		}
+		err := rl.r.Enter(wait)
+		l.sleeping.Store(false)
+		if err != nil {
+			panic("loop: io_uring_enter: " + err.Error())
+		}
+		rl.r.Reap(rl.complete)
+		if l.queued.Load() != 0 {
+			l.runQueue()
+		}
+	}
+	rl.close()
+}
+
+// close ends every connection and server on the loop, cancels and waits
+// for every op, and frees the ring.
+func (rl *ringLoop) close() {
+	l := rl.l
+	l.mu.Lock()
+	l.stopped = true
+	l.mu.Unlock()
+	l.runQueue() // what was posted before the stop still runs
+	for _, sv := range rl.servers {
+		rl.stopServer(sv.s)
+	}
+	for _, c := range rl.conns {
+		if c != nil {
+			c.fail(errServerClosed)
+		}
+	}
+	rl.flush()
+	// The drain goes on until the loop's own ops are done; connections
+	// that end meanwhile are flushed (their close runs) as it goes.
+	_ = rl.r.Close(rl.complete, func() bool { rl.flush(); return rl.ownOut == 0 })
+	rl.bufs.Free()
+	rl.wakePin.Unpin()
+	unix.Close(rl.evfd)
+}
+
+// complete handles the completion of one of the loop's own ops.
+func (rl *ringLoop) complete(ud uint64, res int32, flags uint32) {
+	more := flags&ops.CQEFlagMore != 0
+	if !more {
+		rl.ownOut--
+	}
+	idx := int32(uint32(ud))
+	gen := uint16(ud >> 32)
+	switch int(ud >> 48) {
+	case kindRecv:
+		c := rl.conns[idx]
+		if c == nil || c.gen != gen {
+			rl.dropBuffer(res, flags)
+			return
+		}
+		c.recvDone(res, flags, more)
+	case kindSend:
+		if c := rl.conns[idx]; c != nil && c.gen == gen {
+			c.sendDone(res)
+		}
+	case kindAccept:
+		rl.accepted(rl.servers[idx], res, more)
+	case kindWake:
+		rl.wakeOn = false
+		if !rl.stopping {
+			_ = rl.armWake()
+		}
+	}
+}
+
+// dropBuffer recycles a received buffer nobody will read.
+func (rl *ringLoop) dropBuffer(res int32, flags uint32) {
+	if res > 0 && flags&ops.CQEFlagBuffer != 0 {
+		rl.bufs.Recycle(uint16(flags >> 16))
+	}
+}
+
+// addServer starts accepting s's connections on this loop.
+func (rl *ringLoop) addServer(s *Server) {
+	sv := &serverOnLoop{s: s, idx: int32(len(rl.servers))}
+	rl.servers = append(rl.servers, sv)
+	s.onLoop[rl.l.idx] = sv
+	rl.armAccept(sv)
+}
+
+func (rl *ringLoop) armAccept(sv *serverOnLoop) {
+	op := ops.AcceptMulti(sv.s.lfd, unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
+	if err := rl.r.Prep(&op, tag(kindAccept, 0, sv.idx)); err != nil {
+		sv.stopping = true
+		rl.serverDone(sv)
+		return
+	}
+	sv.acceptOn = true
+	rl.ownOut++
+}
+
+func (rl *ringLoop) accepted(sv *serverOnLoop, res int32, more bool) {
+	if !more {
+		sv.acceptOn = false
+	}
+	if res >= 0 {
+		fd := int(res)
+		if sv.stopping {
+			unix.Close(fd)
+		} else {
+			_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+			rl.open(sv, fd)
+		}
+	}
+	if !sv.acceptOn {
+		if sv.stopping {
+			rl.serverDone(sv)
+		} else {
+			rl.armAccept(sv) // a multishot accept ends on errors such as EMFILE
+		}
+	}
+}
+
+// open makes the connection for fd, starts receiving and runs OnOpen.
+func (rl *ringLoop) open(sv *serverOnLoop, fd int) {
+	var idx int32
+	if n := len(rl.free); n > 0 {
+		idx = rl.free[n-1]
+		rl.free = rl.free[:n-1]
+	} else {
+		idx = int32(len(rl.conns))
+		rl.conns = append(rl.conns, nil)
+		rl.gens = append(rl.gens, 0)
+	}
+	rl.gens[idx]++ // the slot's last connection's late completions never reach this one
+	c := &Conn{l: rl.l, s: sv.s, rl: rl, sv: sv, fd: fd, idx: idx, gen: rl.gens[idx]}
+	rl.conns[idx] = c
+	sv.conns++
+	c.armRecv()
+	if sv.s.h.OnOpen(c) == Close {
+		c.Close()
+	}
+}
+
+// release frees connection c's slot once its descriptor is closed.
+func (rl *ringLoop) release(c *Conn) {
+	rl.conns[c.idx] = nil
+	rl.free = append(rl.free, c.idx)
+	c.sv.conns--
+	if c.sv.stopping {
+		rl.serverDone(c.sv)
+	}
+}
+
+// stopServer stops s's accept on this loop and closes its connections.
+func (rl *ringLoop) stopServer(s *Server) {
+	sv := s.onLoop[rl.l.idx]
+	if sv == nil || sv.stopping {
+		return
+	}
+	sv.stopping = true
+	if sv.acceptOn {
+		_ = rl.r.Cancel(tag(kindAccept, 0, sv.idx))
+	}
+	for _, c := range rl.conns {
+		if c != nil && c.sv == sv {
+			c.fail(errServerClosed)
+		}
+	}
+	rl.serverDone(sv)
+}
+
+// serverDone tells s this loop is done with it, once nothing of it is left.
+func (rl *ringLoop) serverDone(sv *serverOnLoop) {
+	if sv.reported || sv.acceptOn || sv.conns > 0 {
+		return
+	}
+	sv.reported = true
+	sv.s.wg.Done()
+}
+
+// flush sends what the dirty connections wrote.
+func (rl *ringLoop) flush() {
+	for i, c := range rl.dirty {
+		rl.dirty[i] = nil
+		c.dirty = false
+		c.send()
+	}
+	rl.dirty = rl.dirty[:0]
+}
