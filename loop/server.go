@@ -151,3 +151,6 @@ func (s *Server) acceptStd() {
 		go c.serveStd()
 	}
 }
+
+// Group returns the group the server runs on.
+func (s *Server) Group() *Group { return s.g }

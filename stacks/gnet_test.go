@@ -109,14 +109,15 @@ func BenchmarkEchoGnet(b *testing.B) {
 
 // BenchmarkEchoGnetCClient: the echo of BenchmarkEchoGnet driven by the light
 // C client (internal/cbench), so the servers' CPU per round trip compares:
-// std net, this module's net, gnet, and the C loop owning its io_uring that
-// issue 26's event loop is measured against; 3 rounds alternating, medians.
+// std net, this module's net, gnet, the C loop owning its io_uring, and
+// package loop, which issue 26 measures against gnet and the C loop; 3
+// rounds alternating, medians.
 func BenchmarkEchoGnetCClient(b *testing.B) {
 	if err := uring.Available(); err != nil {
 		b.Skipf("io_uring unavailable here: %v", err)
 	}
 	d := benchTime(b)
-	roles := []string{"std-echo", "uring-echo", "gnet-echo", "c-uring-echo"}
+	roles := []string{"std-echo", "uring-echo", "gnet-echo", "c-uring-echo", "loop-echo"}
 	res, err := cbench.CompareEcho(roles, 1000, 128, 3, d)
 	require.NoError(b, err)
 	std := res["std-echo"]
@@ -130,6 +131,10 @@ func BenchmarkEchoGnetCClient(b *testing.B) {
 	b.ReportMetric(g.CPUPer/std.CPUPer, "gnet-cpu/rt-xSTD")
 	b.ReportMetric(res["c-uring-echo"].CPUPer/g.CPUPer, "c-uring-cpu/rt-xGNET")
 	b.ReportMetric(res["uring-echo"].CPUPer/g.CPUPer, "cpu/rt-xGNET")
+	lp, c := res["loop-echo"], res["c-uring-echo"]
+	b.ReportMetric(lp.Rate/g.Rate, "loop-xGNET")
+	b.ReportMetric(lp.CPUPer/g.CPUPer, "loop-cpu/rt-xGNET")
+	b.ReportMetric(lp.CPUPer/c.CPUPer, "loop-cpu/rt-xC")
 }
 
 // BenchmarkEchoFloodGnet: internal/netbench's BenchmarkEchoFlood with gnet
