@@ -118,15 +118,14 @@ func (c *Conn) pending() int {
 	return n
 }
 
-// LocalAddr returns the connection's local address.
+// LocalAddr returns the connection's local address. On the ring it is
+// read from the socket each call (a system call): idle connections keep
+// no addresses.
 func (c *Conn) LocalAddr() net.Addr {
 	if c.std != nil {
 		return c.std.nc.LocalAddr()
 	}
-	if c.laddr == nil {
-		c.laddr = c.ringAddr(false)
-	}
-	return c.laddr
+	return c.ringAddr(false)
 }
 
 // RemoteAddr returns the peer's address.
@@ -134,10 +133,7 @@ func (c *Conn) RemoteAddr() net.Addr {
 	if c.std != nil {
 		return c.std.nc.RemoteAddr()
 	}
-	if c.raddr == nil {
-		c.raddr = c.ringAddr(true)
-	}
-	return c.raddr
+	return c.ringAddr(true)
 }
 
 // Run runs fn(c) on the connection's loop, after what is queued there, and

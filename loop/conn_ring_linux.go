@@ -14,9 +14,35 @@ import (
 // errServerClosed is what OnClose gets when the server or group closed.
 var errServerClosed = net.ErrClosed
 
-// shrinkAbove: an output buffer this large is dropped once drained, so a
-// burst does not hold memory for the connection's life.
+// shrinkAbove: an output buffer this large is dropped once drained, not
+// kept for reuse, so a burst does not hold memory after it.
 const shrinkAbove = 64 << 10
+
+// poolMax bounds the drained output buffers a loop keeps for reuse.
+const poolMax = 256
+
+// getBuf returns an empty output buffer, pinned, from the loop's pool.
+func (rl *ringLoop) getBuf() *outBuf {
+	if n := len(rl.pool); n > 0 {
+		o := rl.pool[n-1]
+		rl.pool = rl.pool[:n-1]
+		return o
+	}
+	return new(outBuf)
+}
+
+// putBuf takes back a buffer no send uses any more.
+func (rl *ringLoop) putBuf(o *outBuf) {
+	if o == nil {
+		return
+	}
+	if cap(o.b) > shrinkAbove || len(rl.pool) >= poolMax || rl.stopping {
+		o.release()
+		return
+	}
+	o.b = o.b[:0]
+	rl.pool = append(rl.pool, o)
+}
 
 func (c *Conn) ringWrite(b []byte) (int, error) {
 	if c.closing || c.finished {
@@ -29,7 +55,7 @@ func (c *Conn) ringWrite(b []byte) (int, error) {
 		return 0, nil
 	}
 	if c.out == nil {
-		c.out = new(outBuf)
+		c.out = c.rl.getBuf()
 	}
 	c.out.reserve(len(b))
 	c.out.b = append(c.out.b, b...)
@@ -156,12 +182,11 @@ func (c *Conn) sendDone(res int32) {
 		c.prepSend()
 		return
 	}
-	c.sending.b = c.sending.b[:0]
+	// The drained buffer goes back to the loop: an idle connection holds
+	// none.
+	c.rl.putBuf(c.sending)
+	c.sending = nil
 	c.sent = 0
-	if cap(c.sending.b) > shrinkAbove {
-		c.sending.release()
-		c.sending = nil
-	}
 	if c.paused && c.pending() <= c.rl.l.g.cfg.highWater/2 {
 		c.paused = false
 		if !c.recvOn && !c.closing {
@@ -211,8 +236,8 @@ func (c *Conn) maybeFinish() {
 	}
 	c.finished = true
 	unix.Close(c.fd)
-	c.out.release()
-	c.sending.release()
+	c.rl.putBuf(c.out)
+	c.rl.putBuf(c.sending)
 	c.out, c.sending = nil, nil
 	c.s.h.OnClose(c, c.err)
 	c.rl.release(c)

@@ -25,7 +25,7 @@ type config struct {
 }
 
 func defaultConfig() config {
-	return config{loops: runtime.GOMAXPROCS(0), highWater: 256 << 10, bufSize: 4096, bufCount: 1024, entries: 1024}
+	return config{loops: runtime.GOMAXPROCS(0), highWater: 256 << 10, bufSize: 4096, bufCount: 512, entries: 1024}
 }
 
 // WithLoops sets how many loops a Group runs (default GOMAXPROCS).
@@ -36,7 +36,9 @@ func WithLoops(n int) Option { return func(c *config) { c.loops = n } }
 func WithHighWater(n int) Option { return func(c *config) { c.highWater = n } }
 
 // WithBuffers sets each loop's receive buffers: count buffers of size bytes
-// (default 1024 of 4 KiB).
+// (default 512 of 4 KiB: the pages of 2 MiB per loop, touched as they
+// cycle; a loop with more connections receiving at once than buffers
+// re-arms receives after ENOBUFS).
 func WithBuffers(count, size int) Option {
 	return func(c *config) { c.bufCount, c.bufSize = count, size }
 }

@@ -39,6 +39,7 @@ type ringLoop struct {
 	gens    []uint16
 	free    []int32
 	dirty   []*Conn // connections with bytes to send this iteration
+	pool    []*outBuf
 	servers []*serverOnLoop
 	ownOut  int // own ops in flight: each ends with one CQE without F_MORE
 }
@@ -168,6 +169,10 @@ func (rl *ringLoop) close() {
 	// that end meanwhile are flushed (their close runs) as it goes.
 	_ = rl.r.Close(rl.complete, func() bool { rl.flush(); return rl.ownOut == 0 })
 	rl.bufs.Free()
+	for _, o := range rl.pool {
+		o.release()
+	}
+	rl.pool = nil
 	rl.wakePin.Unpin()
 	unix.Close(rl.evfd)
 }

@@ -6,8 +6,8 @@ import (
 	"net"
 	"os"
 	"sync"
-	"syscall"
 	"sync/atomic"
+	"syscall"
 )
 
 // stdConn is a connection on the fallback: a goroutine reads, and the

@@ -170,3 +170,38 @@ func benchTime(b *testing.B) time.Duration {
 	}
 	return 3 * time.Second
 }
+
+// BenchmarkIdleGnet: 10,000 idle echo connections (each echoed one byte)
+// held open against gnet's server, package loop's and std's, 3 rounds
+// alternating; medians of the server's resident memory.
+func BenchmarkIdleGnet(b *testing.B) {
+	if err := uring.Available(); err != nil {
+		b.Skipf("io_uring unavailable here: %v", err)
+	}
+	const conns = 10000
+	roles := []string{"std-echo", "gnet-echo", "loop-echo"}
+	rss, rss0 := map[string][]float64{}, map[string][]float64{}
+	for round := range 3 {
+		order := append([]string(nil), roles...)
+		if round%2 == 1 {
+			order = []string{"loop-echo", "gnet-echo", "std-echo"}
+		}
+		for _, role := range order {
+			s, err := loopback.StartChild(role)
+			require.NoError(b, err)
+			f, err := loopback.IdleConns(s, conns)
+			s.Stop()
+			require.NoError(b, err, role)
+			rss[role] = append(rss[role], float64(f.RSSKiB))
+			rss0[role] = append(rss0[role], float64(f.RSS0KiB))
+		}
+	}
+	g := loopback.Median(rss["gnet-echo"])
+	for _, role := range roles {
+		m := loopback.Median(rss[role])
+		b.Logf("%-10s RSS %6.1f MiB with %d idle connections (%.2fx gnet), %5.1f MiB before them", role, m/1024,
+			conns, m/g, loopback.Median(rss0[role])/1024)
+	}
+	b.ReportMetric(loopback.Median(rss["loop-echo"])/g, "loop-rss-xGNET")
+	b.ReportMetric(g/1024, "gnet-MiB")
+}

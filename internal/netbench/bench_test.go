@@ -5,13 +5,10 @@ package netbench_test
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -164,48 +161,13 @@ func BenchmarkNetIdleRSS(b *testing.B) {
 func idleConns(b *testing.B, side string, conns int) (rssKiB, heapPer, objsPer float64) {
 	s := startServer(b, side+"-echo")
 	defer s.Stop()
-	heap0, objs0, _, err := s.LiveHeap()
-	if err != nil {
-		b.Fatal(err)
-	}
-	rss0 := s.RSSKiB()
-	cs := make([]net.Conn, 0, conns)
-	defer func() {
-		for _, c := range cs {
-			c.Close()
-		}
-	}()
-	for i := 0; i < conns; i++ {
-		c, err := net.Dial("tcp", s.Addr)
-		if err != nil {
-			b.Fatalf("dial %d: %v", i, err)
-		}
-		cs = append(cs, c)
-	}
-	for _, c := range cs {
-		if _, err := c.Write([]byte{1}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	one := make([]byte, 1)
-	for _, c := range cs {
-		if _, err := io.ReadFull(c, one); err != nil {
-			b.Fatal(err)
-		}
-	}
-	time.Sleep(500 * time.Millisecond)
-	rss := s.RSSKiB()
-	if os.Getenv("URING_LOOPBACK_MEMSTATS") != "" {
-		_ = s.Signal(syscall.SIGUSR1) // the server's runtime memory, with the connections open
-		time.Sleep(100 * time.Millisecond)
-	}
-	heap, objs, gs, err := s.LiveHeap()
+	f, err := loopback.IdleConns(s, conns)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("%s: RSS %d KiB with %d idle connections (%d KiB before them), %d goroutines, %d threads",
-		side, rss, conns, rss0, gs, s.Threads())
-	return float64(rss), float64(heap-heap0) / float64(conns), float64(objs-objs0) / float64(conns)
+		side, f.RSSKiB, conns, f.RSS0KiB, f.Goroutines, f.Threads)
+	return float64(f.RSSKiB), f.HeapPer, f.ObjsPer
 }
 
 // BenchmarkPacketEcho: the datagram echo (loopback.PacketReaders goroutines
