@@ -1,0 +1,112 @@
+// Package loopload keeps operations in flight from package loop's
+// callbacks, for uring bench's loop-nop and loop-randread and the Go
+// benchmarks that compare them with C liburing: each completion's callback
+// counts it and submits the next op on the same loop.
+package loopload
+
+import (
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+
+	"github.com/goaio/uring"
+	"github.com/goaio/uring/loop"
+	"github.com/goaio/uring/ops"
+)
+
+// Load is ops kept in flight across a Group's loops.
+type Load struct {
+	g     *loop.Group
+	per   []*counter
+	wg    sync.WaitGroup
+	stopd atomic.Bool
+	err   atomic.Pointer[error]
+}
+
+// counter is one loop's completions, on its own cache line.
+type counter struct {
+	n atomic.Uint64
+	_ [56]byte
+}
+
+// Done returns the ops completed so far.
+func (ld *Load) Done() uint64 {
+	var n uint64
+	for _, c := range ld.per {
+		n += c.n.Load()
+	}
+	return n
+}
+
+// Stop stops submitting, waits for the ops in flight and returns the first
+// error an op reported.
+func (ld *Load) Stop() error {
+	ld.stopd.Store(true)
+	ld.wg.Wait()
+	if p := ld.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Nops keeps inflight NOPs in flight across g's loops.
+func Nops(g *loop.Group, inflight int) (*Load, error) {
+	return start(g, inflight, func(int) func() ops.Op { return ops.Nop })
+}
+
+// Reads keeps inflight random 4 KiB reads of fd's first size bytes in
+// flight across g's loops, each into its own buffer.
+func Reads(g *loop.Group, fd int, size int64, inflight int) (*Load, error) {
+	blocks := size / 4096
+	return start(g, inflight, func(i int) func() ops.Op {
+		buf := make([]byte, 4096)
+		rng := rand.New(rand.NewPCG(uint64(i), 7))
+		return func() ops.Op { return ops.Read(fd, buf, rng.Int64N(blocks)*4096) }
+	})
+}
+
+// start runs inflight chains, spread over the loops: each op's callback
+// counts it and submits the chain's next op until Stop.
+func start(g *loop.Group, inflight int, chain func(i int) func() ops.Op) (*Load, error) {
+	ld := &Load{g: g}
+	loops := g.Loops()
+	for range loops {
+		ld.per = append(ld.per, new(counter))
+	}
+	for i := range inflight {
+		li := i % len(loops)
+		l, c, next := loops[li], ld.per[li], chain(i)
+		ld.wg.Add(1)
+		var cb func(uring.Result)
+		submit := func() {
+			if _, err := l.Submit(next(), cb); err != nil {
+				ld.fail(err)
+				ld.wg.Done()
+			}
+		}
+		cb = func(r uring.Result) {
+			if err := r.Err(); err != nil {
+				ld.fail(err)
+				ld.wg.Done()
+				return
+			}
+			c.n.Add(1)
+			if ld.stopd.Load() {
+				ld.wg.Done()
+				return
+			}
+			submit()
+		}
+		if err := l.Run(submit); err != nil {
+			ld.wg.Done()
+			ld.Stop()
+			return nil, err
+		}
+	}
+	return ld, nil
+}
+
+func (ld *Load) fail(err error) {
+	ld.err.CompareAndSwap(nil, &err)
+	ld.stopd.Store(true)
+}
