@@ -36,6 +36,14 @@ type LocalRing struct {
 	free   []int32
 	out    int // Submit requests in flight
 	closed bool
+	owned  []ownedMem // Alloc's memory, freed by Close
+}
+
+// ownedMem is a block of C memory Alloc handed out: ops naming it need no
+// pin.
+type ownedMem struct {
+	base     unsafe.Pointer // what cAlloc returned
+	from, to uintptr        // the block as handed out
 }
 
 // localView is where the owner finds the mapped rings (uring_local_init).
@@ -148,6 +156,10 @@ func (r *LocalRing) Submit(op ops.Op, cb func(Result)) (uint64, error) {
 	if err := op.Err(); err != nil {
 		return 0, err
 	}
+	if op.Addr != nil && len(r.owned) > 0 && r.isOwned(op.Addr) {
+		// C memory that outlives the request: named by value, not pinned.
+		op.AddrVal, op.Addr = uint64(uintptr(op.Addr)), nil
+	}
 	idx := r.takeSlot()
 	c := r.reqs[idx>>slotChunkShift]
 	sl := &c.slots[idx&(slotChunk-1)]
@@ -171,6 +183,65 @@ func (r *LocalRing) Submit(op ops.Op, cb func(Result)) (uint64, error) {
 	sl.busy.Store(true)
 	r.out++
 	return ud, nil
+}
+
+// Alloc returns n bytes of page-aligned, zeroed C memory that lives until
+// Close. The kernel may use it at any time, so an op naming it (op.Addr) is
+// submitted without pinning: for buffers a loop reuses op after op, that
+// pin and unpin is most of the Go side's cost per op. It suits O_DIRECT.
+func (r *LocalRing) Alloc(n int) ([]byte, error) {
+	if r.closed {
+		return nil, ErrClosed
+	}
+	if n <= 0 {
+		return nil, errors.New("uring: LocalRing.Alloc: size must be positive")
+	}
+	const page = 4096
+	base := cAlloc(n + page)
+	if base == nil {
+		return nil, syscall.ENOMEM
+	}
+	from := (uintptr(base) + page - 1) &^ (page - 1)
+	r.owned = append(r.owned, ownedMem{base: base, from: from, to: from + uintptr(n)})
+	return unsafe.Slice((*byte)(unsafe.Add(base, from-uintptr(base))), n), nil
+}
+
+// RegisterFiles registers fds as the ring's file table: an op with
+// ops.FlagFixedFile names fds[i] by i, and the kernel skips taking a
+// reference to the file per op (an atomic shared by every thread using
+// the file). UnregisterFiles, or Close, drops them.
+func (r *LocalRing) RegisterFiles(fds []int) error {
+	if r.closed {
+		return ErrClosed
+	}
+	if len(fds) == 0 {
+		return errors.New("uring: LocalRing.RegisterFiles: no descriptors")
+	}
+	t := make([]int32, len(fds))
+	for i, fd := range fds {
+		t[i] = int32(fd)
+	}
+	return r.k.registerFiles(t)
+}
+
+// UnregisterFiles drops the file table RegisterFiles made; ops using it
+// must be done.
+func (r *LocalRing) UnregisterFiles() error {
+	if r.closed {
+		return ErrClosed
+	}
+	return r.k.unregisterFiles()
+}
+
+// isOwned reports whether p lies in memory Alloc handed out.
+func (r *LocalRing) isOwned(p unsafe.Pointer) bool {
+	a := uintptr(p)
+	for i := range r.owned {
+		if m := &r.owned[i]; a >= m.from && a < m.to {
+			return true
+		}
+	}
+	return false
 }
 
 // takeSlot returns a free request slot, making a chunk when none is left.
@@ -324,6 +395,10 @@ func (r *LocalRing) Close(own func(ud uint64, res int32, flags uint32), ownerIdl
 		cFree(c.scratch)
 	}
 	r.reqs = nil
+	for _, m := range r.owned {
+		cFree(m.base)
+	}
+	r.owned = nil
 	return nil
 }
 

@@ -4,8 +4,8 @@ package uring
 
 import (
 	"errors"
-	"syscall"
 	"runtime"
+	"syscall"
 	"unsafe"
 )
 

@@ -165,6 +165,37 @@ func (l *Loop) Submit(op ops.Op, cb func(uring.Result)) (uint64, error) {
 	return l.ring.r.Submit(op, cb)
 }
 
+// Alloc returns n bytes of page-aligned memory outside the Go heap, owned
+// by the loop until the Group closes; on the loop only. Ops that read or
+// write it are submitted without pinning it, which is most of the Go
+// side's cost per op for a buffer reused op after op. Its alignment suits
+// O_DIRECT. Do not touch it after Close.
+func (l *Loop) Alloc(n int) ([]byte, error) {
+	if l.ring == nil {
+		return nil, ErrNotLoop
+	}
+	return l.ring.r.Alloc(n)
+}
+
+// RegisterFiles registers fds as the loop's file table: an op with
+// ops.FlagFixedFile names fds[i] by i (its Fd field), and the kernel takes
+// no reference to the file per op. On the loop only; Close drops the
+// table. The descriptors must stay open while registered.
+func (l *Loop) RegisterFiles(fds []int) error {
+	if l.ring == nil {
+		return ErrNotLoop
+	}
+	return l.ring.r.RegisterFiles(fds)
+}
+
+// UnregisterFiles drops the table RegisterFiles made, once no op uses it.
+func (l *Loop) UnregisterFiles() error {
+	if l.ring == nil {
+		return ErrNotLoop
+	}
+	return l.ring.r.UnregisterFiles()
+}
+
 // Cancel asks the kernel to cancel the op Submit returned id for; its
 // callback still runs, with ECANCELED or its result. On the loop only.
 func (l *Loop) Cancel(id uint64) error {

@@ -11,7 +11,7 @@ import (
 
 // IdleFigures are a server's figures with idle connections open.
 type IdleFigures struct {
-	RSSKiB, RSS0KiB int64   // resident memory with the connections, and before them
+	RSSKiB, RSS0KiB  int64   // resident memory with the connections, and before them
 	HeapPer, ObjsPer float64 // live heap bytes and objects per connection, over the server's own before them
 	Goroutines       int
 	Threads          int

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -57,17 +58,36 @@ func newGroup(b *testing.B) *loop.Group {
 	return g
 }
 
-// compare alternates the two sides for 3 rounds and returns their medians.
+// compare alternates the two sides for 3 rounds and returns their medians,
+// and logs each side's ops per second of the process's CPU time.
 func compare(b *testing.B, ours, c func() float64) (float64, float64) {
-	var os_, cs []float64
+	var os_, cs, oeff, ceff []float64
+	timed := func(f func() float64, rates, effs *[]float64) {
+		cpu0, t0 := processCPU(), time.Now()
+		r := f()
+		cpu, el := processCPU()-cpu0, time.Since(t0)
+		*rates = append(*rates, r)
+		*effs = append(*effs, r*el.Seconds()/cpu.Seconds())
+	}
 	for round := range 3 {
 		if round%2 == 0 {
-			os_, cs = append(os_, ours()), append(cs, c())
+			timed(ours, &os_, &oeff)
+			timed(c, &cs, &ceff)
 		} else {
-			cs, os_ = append(cs, c()), append(os_, ours())
+			timed(c, &cs, &ceff)
+			timed(ours, &os_, &oeff)
 		}
 	}
+	b.Logf("ops per CPU second: ours %.0f, C %.0f (%.2fx)", loopback.Median(oeff), loopback.Median(ceff),
+		loopback.Median(oeff)/loopback.Median(ceff))
 	return loopback.Median(os_), loopback.Median(cs)
+}
+
+// processCPU is the process's user and system time.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkLoopNop: NOPs from loop callbacks, 256 in flight across the
@@ -95,6 +115,12 @@ func BenchmarkLoopNop(b *testing.B) {
 func BenchmarkLoopRandRead(b *testing.B) {
 	g := newGroup(b)
 	d := benchTime(b)
+	threads := 2
+	if os.Getenv("X1") != "" {
+		threads = 1
+		g, _ = loop.NewGroup(loop.WithLoops(1))
+		defer g.Close()
+	}
 	const size = 256 << 20
 	p := filepath.Join(b.TempDir(), "data")
 	data := make([]byte, size)
@@ -111,11 +137,11 @@ func BenchmarkLoopRandRead(b *testing.B) {
 	defer f.Close()
 	fd := int(f.Fd())
 	ours, c := compare(b, func() float64 {
-		return measureLoad(b, func() (*loopload.Load, error) { return loopload.Reads(g, fd, size, 64) }, d)
+		return measureLoad(b, func() (*loopload.Load, error) { return loopload.Reads(g, fd, size, 32*threads) }, d)
 	}, func() float64 {
 		var wg sync.WaitGroup
 		rates := make([]float64, 2)
-		for t := range 2 {
+		for t := range threads {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

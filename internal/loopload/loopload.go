@@ -17,6 +17,7 @@ import (
 // Load is ops kept in flight across a Group's loops.
 type Load struct {
 	g     *loop.Group
+	files bool // Reads registered its file with each loop: Stop drops it
 	per   []*counter
 	wg    sync.WaitGroup
 	stopd atomic.Bool
@@ -43,6 +44,16 @@ func (ld *Load) Done() uint64 {
 func (ld *Load) Stop() error {
 	ld.stopd.Store(true)
 	ld.wg.Wait()
+	if ld.files {
+		for _, l := range ld.g.Loops() {
+			done := make(chan error, 1)
+			if l.Run(func() { done <- l.UnregisterFiles() }) == nil {
+				if err := <-done; err != nil {
+					ld.fail(err)
+				}
+			}
+		}
+	}
 	if p := ld.err.Load(); p != nil {
 		return *p
 	}
@@ -55,14 +66,44 @@ func Nops(g *loop.Group, inflight int) (*Load, error) {
 }
 
 // Reads keeps inflight random 4 KiB reads of fd's first size bytes in
-// flight across g's loops, each into its own buffer.
+// flight across g's loops, each into its own page of the loop's memory
+// (Loop.Alloc: not pinned per read, and page-aligned, as C's
+// posix_memalign buffers are), fd registered with each loop (no reference
+// taken per read). Stop before Group.Close: the loops keep fd registered.
 func Reads(g *loop.Group, fd int, size int64, inflight int) (*Load, error) {
 	blocks := size / 4096
-	return start(g, inflight, func(i int) func() ops.Op {
-		buf := make([]byte, 4096)
+	loops := g.Loops()
+	mem := make([][]byte, len(loops))
+	for li, l := range loops {
+		n := (inflight + len(loops) - 1) / len(loops)
+		done := make(chan error, 1)
+		if err := l.Run(func() {
+			var err error
+			if mem[li], err = l.Alloc(n * 4096); err == nil {
+				err = l.RegisterFiles([]int{fd})
+			}
+			done <- err
+		}); err != nil {
+			return nil, err
+		}
+		if err := <-done; err != nil {
+			return nil, err
+		}
+	}
+	ld, err := start(g, inflight, func(i int) func() ops.Op {
+		li, k := i%len(loops), i/len(loops) // chain i runs on loop i%len(loops)
+		buf := mem[li][k*4096 : (k+1)*4096 : (k+1)*4096]
 		rng := rand.New(rand.NewPCG(uint64(i), 7))
-		return func() ops.Op { return ops.Read(fd, buf, rng.Int64N(blocks)*4096) }
+		return func() ops.Op {
+			op := ops.Read(0, buf, rng.Int64N(blocks)*4096) // the loop's file 0: fd
+			op.Flags |= ops.FlagFixedFile
+			return op
+		}
 	})
+	if ld != nil {
+		ld.files = true
+	}
+	return ld, err
 }
 
 // start runs inflight chains, spread over the loops: each op's callback
