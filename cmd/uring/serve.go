@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/goaio/uring/internal/loopback"
+	"github.com/goaio/uring/loop"
 	unet "github.com/goaio/uring/net"
 )
 
@@ -27,8 +28,8 @@ func init() {
 // "Content-Length: 13".
 var helloWorld = []byte("hello, world\n")
 
-// serveImpls are the implementations serve offers: this package's net, or
-// std's. (issue 26 adds the event loop.)
+// serveImpls are the listeners serve offers: this module's net, or std's.
+// The third impl, "loop", is package loop's event loops (serveLoop).
 var serveImpls = map[string]func(network, addr string) (net.Listener, error){
 	"net": unet.Listen,
 	"std": net.Listen,
@@ -38,10 +39,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	proto := fs.String("proto", "echo", "what to serve: echo (bytes back as they come) or http (hello, world)")
-	impl := fs.String("impl", "net", "whose listener: net (this module's) or std")
+	impl := fs.String("impl", "net", "whose server: loop (package loop's event loops), net (this module's listener) or std")
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: uring serve [--proto echo|http] [--impl net|std] [--addr ADDR]")
+		fmt.Fprintln(stderr, "usage: uring serve [--proto echo|http] [--impl loop|net|std] [--addr ADDR]")
 		fmt.Fprintln(stderr, "Serves until SIGINT or SIGTERM. The first line of output is \"listening on ADDR\".")
 		fmt.Fprintln(stderr, "The http server answers every request, kept alive and pipelined ones in order,")
 		fmt.Fprintln(stderr, "with 200 OK and the 13 bytes \"hello, world\\n\".")
@@ -59,7 +60,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, *proto, *impl, *addr, stdout); err != nil {
+	if err := serve(ctx, *proto, *impl, *addr, stdout, stderr); err != nil {
 		fmt.Fprintln(stderr, "uring serve:", err)
 		return 1
 	}
@@ -68,10 +69,13 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 
 // serve listens on addr with impl's listener, prints where, and serves
 // proto until ctx ends.
-func serve(ctx context.Context, proto, impl, addr string, stdout io.Writer) error {
+func serve(ctx context.Context, proto, impl, addr string, stdout, stderr io.Writer) error {
+	if impl == "loop" {
+		return serveLoop(ctx, proto, addr, stdout, stderr)
+	}
 	listen, ok := serveImpls[impl]
 	if !ok {
-		return fmt.Errorf("unknown --impl %q (net, std)", impl)
+		return fmt.Errorf("unknown --impl %q (loop, net, std)", impl)
 	}
 	var run func(net.Listener) error
 	switch proto {
@@ -102,4 +106,29 @@ func serve(ctx context.Context, proto, impl, addr string, stdout io.Writer) erro
 		ln.Close()
 		return err
 	}
+}
+
+// serveLoop serves proto on package loop's event loops (GOMAXPROCS of
+// them) until ctx ends. Where io_uring is unavailable the loops run on std
+// net, and stderr says why.
+func serveLoop(ctx context.Context, proto, addr string, stdout, stderr io.Writer) error {
+	var h loop.Handler
+	switch proto {
+	case "echo":
+		h = loopback.LoopEcho{}
+	case "http":
+		h = loopback.LoopHello{}
+	default:
+		return fmt.Errorf("unknown --proto %q (echo, http)", proto)
+	}
+	s, err := loop.Listen("tcp", addr, h)
+	if err != nil {
+		return err
+	}
+	if why := s.Group().Fallback(); why != nil {
+		fmt.Fprintf(stderr, "uring serve: the loops run on std net: %v\n", why)
+	}
+	fmt.Fprintf(stdout, "listening on %s\n", s.Addr())
+	<-ctx.Done()
+	return s.Close()
 }

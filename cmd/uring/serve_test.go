@@ -40,7 +40,7 @@ func startServe(t *testing.T, proto, impl string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, proto, impl, "127.0.0.1:0", &out) }()
+	go func() { done <- serve(ctx, proto, impl, "127.0.0.1:0", &out, io.Discard) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -62,7 +62,7 @@ func startServe(t *testing.T, proto, impl string) string {
 }
 
 func TestServeEcho(t *testing.T) {
-	for _, impl := range []string{"net", "std"} {
+	for _, impl := range []string{"loop", "net", "std"} {
 		t.Run(impl, func(t *testing.T) {
 			c, err := net.Dial("tcp", startServe(t, "echo", impl))
 			require.NoError(t, err)
@@ -81,7 +81,7 @@ func TestServeEcho(t *testing.T) {
 // Pipelined requests on one connection are answered in order, each with
 // 200, Content-Length 13 and "hello, world\n", and the connection stays open.
 func TestServeHTTP(t *testing.T) {
-	for _, impl := range []string{"net", "std"} {
+	for _, impl := range []string{"loop", "net", "std"} {
 		t.Run(impl, func(t *testing.T) {
 			c, err := net.Dial("tcp", startServe(t, "http", impl))
 			require.NoError(t, err)
