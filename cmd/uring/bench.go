@@ -226,6 +226,9 @@ func runCase(env *benchEnv, bc benchCase, rounds int, d time.Duration, bar *prog
 			}
 			s, err := runSide(env, build, cr.Goroutines, d)
 			_ = bar.Add(1)
+			if bc.window && side == cr.Uring {
+				s.lat = nil // the goroutines only counted: the times are windows
+			}
 			var skip errSkip
 			if errors.As(err, &skip) {
 				cr.Skipped, cr.Std, cr.Uring = skip.reason, nil, nil

@@ -13,10 +13,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"syscall"
+	"time"
 
 	"github.com/goaio/uring"
 	"github.com/goaio/uring/fs"
 	"github.com/goaio/uring/internal/loopback"
+	"github.com/goaio/uring/internal/loopload"
+	"github.com/goaio/uring/loop"
 	"github.com/goaio/uring/ops"
 )
 
@@ -40,6 +43,10 @@ type benchCase struct {
 	what  string
 	unit  string // what an op is: "op", "B"
 	solo  bool   // one goroutine (sequential copy)
+	// window: the ring side's ops run on package loop's loops, not in the
+	// goroutines, which only count them every loopWindow: it has no
+	// latency figures.
+	window bool
 	setup func(e *benchEnv) error
 	ring  func(e *benchEnv) (newStep func(i int) (step, error), cleanup func(), err error)
 	std   func(e *benchEnv) (newStep func(i int) (step, error), cleanup func(), err error)
@@ -93,6 +100,81 @@ var benchCases = []benchCase{
 		ring: echo("uring"), std: echo("std")},
 	{name: "http", what: `net/http "hello" served by a child process on a loopback listener (CPU/op and threads are the server's): this package's net against std's`, unit: "op",
 		ring: httpHello("uring"), std: httpHello("std")},
+	{name: "loop-echo", what: "the echo case's clients against package loop's echo server (event loops owning their io_uring) in a child process, against std's", unit: "op",
+		ring: echo("loop"), std: echo("std")},
+	{name: "loop-http", what: `the http case's clients against package loop's "hello" responder in a child process, against std's net/http`, unit: "op",
+		ring: httpHello("loop"), std: httpHello("std")},
+	{name: "loop-nop", what: "NOPs submitted from package loop's callbacks, 256 in flight across GOMAXPROCS loops, against getppid(2) from the goroutines", unit: "op", window: true,
+		ring: loopLoad(func(g *loop.Group, e *benchEnv) (*loopload.Load, func(), error) {
+			ld, err := loopload.Nops(g, 256)
+			return ld, func() {}, err
+		}),
+		std: func(e *benchEnv) (func(int) (step, error), func(), error) {
+			return func(int) (step, error) {
+				return func() (uint64, error) { syscall.Getppid(); return 1, nil }, nil
+			}, func() {}, nil
+		}},
+	{name: "loop-randread", what: "4 KiB random reads of the warm data file from package loop's callbacks, 64 in flight across GOMAXPROCS loops, against os.File.ReadAt from the goroutines", unit: "op", window: true,
+		setup: makeData,
+		ring: loopLoad(func(g *loop.Group, e *benchEnv) (*loopload.Load, func(), error) {
+			f, err := os.Open(e.data)
+			if err != nil {
+				return nil, nil, err
+			}
+			ld, err := loopload.Reads(g, int(f.Fd()), e.size, 64)
+			return ld, func() { f.Close() }, err
+		}),
+		std: readers(func(p string) (io.ReaderAt, io.Closer, error) { f, err := os.Open(p); return f, f, err }, false)},
+}
+
+// loopWindow is how often a window case's first goroutine counts the ops
+// the loops completed.
+const loopWindow = 2 * time.Millisecond
+
+// loopLoad runs start's load on a new Group of GOMAXPROCS loops. The first
+// goroutine's step counts the ops done every loopWindow; the others only
+// wait.
+func loopLoad(start func(g *loop.Group, e *benchEnv) (*loopload.Load, func(), error)) func(e *benchEnv) (func(int) (step, error), func(), error) {
+	return func(e *benchEnv) (func(int) (step, error), func(), error) {
+		g, err := loop.NewGroup()
+		if err != nil {
+			return nil, nil, err
+		}
+		if why := g.Fallback(); why != nil {
+			g.Close()
+			return nil, nil, why
+		}
+		ld, done, err := start(g, e)
+		if err != nil {
+			if done != nil {
+				done()
+			}
+			g.Close()
+			return nil, nil, err
+		}
+		cleanup := func() {
+			_ = ld.Stop()
+			g.Close()
+			done()
+		}
+		return func(i int) (step, error) {
+			if i > 0 {
+				return func() (uint64, error) { time.Sleep(loopWindow); return 0, nil }, nil
+			}
+			var last uint64
+			started := false
+			return func() (uint64, error) {
+				if !started { // the ops before the measurement began do not count
+					last, started = ld.Done(), true
+				}
+				time.Sleep(loopWindow)
+				n := ld.Done()
+				k := n - last
+				last = n
+				return k, nil
+			}, nil
+		}, cleanup, nil
+	}
 }
 
 // makeData writes the data file once and warms the page cache with it on

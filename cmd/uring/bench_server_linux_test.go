@@ -22,7 +22,7 @@ import (
 func TestBenchServerInChild(t *testing.T) {
 	sides := []string{"std"}
 	if uring.Available() == nil {
-		sides = append(sides, "uring")
+		sides = append(sides, "uring", "loop")
 	}
 	for _, stack := range sides {
 		for _, kind := range []string{"echo", "http"} {

@@ -135,3 +135,28 @@ func TestDefect25BenchOnlyList(t *testing.T) {
 		require.Error(t, err, "--only %q", only)
 	}
 }
+
+// The loop cases: loop-nop and loop-randread run their ops on package
+// loop's loops, and report the loops' rate under uring.ops_per_sec with no
+// latency figures (the goroutines only counted).
+func TestBenchLoopCases(t *testing.T) {
+	if err := uring.Available(); err != nil {
+		t.Skipf("io_uring unavailable here: %v", err)
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"bench", "--duration", "300ms", "--rounds", "1", "--only", "loop-nop,loop-randread",
+		"--size", "16777216", "--json"}, &out, &errb)
+	require.Equal(t, 0, code, "stderr: %s", errb.String())
+	var rep benchReport
+	require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
+	require.Len(t, rep.Cases, 2)
+	for i, name := range []string{"loop-nop", "loop-randread"} {
+		c := rep.Cases[i]
+		require.Equal(t, name, c.Case)
+		require.NotNil(t, c.Uring)
+		require.Greater(t, c.Uring.OpsPerSec, 0.0, name)
+		require.Greater(t, c.Std.OpsPerSec, 0.0, name)
+		require.Zero(t, c.Uring.P50Ns, "%s: the loop side has no latency", name)
+		require.NotZero(t, c.Std.P50Ns, name)
+	}
+}

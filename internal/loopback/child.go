@@ -15,6 +15,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -130,9 +131,29 @@ func serveOwn(role string, run func(listening func(addr string)) error) error {
 	go func() {
 		_, _ = io.Copy(io.Discard, os.Stdin)
 		pprof.StopCPUProfile()
+		ownClosers.Lock()
+		for _, f := range ownClosers.fs {
+			f()
+		}
 		os.Exit(0)
 	}()
 	return run(func(addr string) { fmt.Println(addr) })
+}
+
+// ownClosers run before an OwnListener child exits: a server whose ring
+// holds its listener closes it first, or the kernel's background teardown
+// of the exiting process's ring leaves it accepting for a while after Stop
+// returns.
+var ownClosers struct {
+	sync.Mutex
+	fs []func()
+}
+
+// closeBeforeExit registers f with ownClosers.
+func closeBeforeExit(f func()) {
+	ownClosers.Lock()
+	ownClosers.fs = append(ownClosers.fs, f)
+	ownClosers.Unlock()
 }
 
 // OwnListener are the servers that bind their own socket (gnet, say), by

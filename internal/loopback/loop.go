@@ -24,6 +24,7 @@ func serveLoop(h loop.Handler) func(listening func(addr string)) error {
 			s.Close()
 			return errors.Join(errors.New("io_uring unavailable"), err)
 		}
+		closeBeforeExit(func() { s.Close() })
 		listening(s.Addr().String())
 		select {} // until the parent closes stdin
 	}
