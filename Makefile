@@ -90,7 +90,7 @@ faults: deps
 	$(GO) vet -tags uring_faults $(PKGS)
 	$(GO) test -count=1 -timeout=$(TEST_TIMEOUT) -tags uring_faults $(TESTFLAGS) . ./cmd/uring
 
-# fs and net on kernels below the floor (Linux 6.1): the fault seam masks
+# fs, net and loop on kernels below the floor (Linux 6.1): the fault seam masks
 # this kernel as each older release, New refuses, and both suites must pass
 # on their os and net fallbacks (URING_REQUIRE is dropped: skipping the
 # ring's own tests is the point). Masked as 6.1 itself, everything runs on
@@ -101,15 +101,15 @@ faults: deps
 FLOOR_MASKS ?= 5.10 5.15 6.0
 floor: deps
 	@for k in $(FLOOR_MASKS); do \
-		echo "URING_FAULT_KERNEL=$$k go test -tags uring_faults ./fs ./net"; \
+		echo "URING_FAULT_KERNEL=$$k go test -tags uring_faults ./fs ./net ./loop"; \
 		env -u URING_REQUIRE URING_FAULT_KERNEL=$$k $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) \
 			-tags uring_faults $(TESTFLAGS) -run '^TestKernelMaskFromEnv$$' . || exit 1; \
 		env -u URING_REQUIRE URING_FAULT_KERNEL=$$k $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) \
-			-tags uring_faults $(TESTFLAGS) ./fs ./net || exit 1; \
+			-tags uring_faults $(TESTFLAGS) ./fs ./net ./loop || exit 1; \
 	done
-	@echo "URING_FAULT_KERNEL=6.1 go test -tags uring_faults ./fs ./net (the floor itself: all on the ring)"
+	@echo "URING_FAULT_KERNEL=6.1 go test -tags uring_faults ./fs ./net ./loop (the floor itself: all on the ring)"
 	URING_FAULT_KERNEL=6.1 $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) \
-		-tags uring_faults $(TESTFLAGS) ./fs ./net
+		-tags uring_faults $(TESTFLAGS) ./fs ./net ./loop
 
 # The module builds on every GOOS and without cgo; the root package then
 # reports ErrUnsupported.

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -27,15 +28,14 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// modes runs f on the ring and on the std fallback: the same handlers must
-// behave the same on both.
+// modes runs f with the default options and with WithStd: the same
+// handlers must behave the same on the ring and on the std fallback. The
+// default runs on the ring wherever io_uring is available (listen checks),
+// and on the fallback below the floor (make floor masks the kernel).
 func modes(t *testing.T, f func(t *testing.T, opts ...loop.Option)) {
-	t.Run("ring", func(t *testing.T) {
-		if err := uring.Available(); err != nil {
-			if os.Getenv("URING_REQUIRE") == "1" {
-				t.Fatalf("io_uring required (URING_REQUIRE=1) but unavailable: %v", err)
-			}
-			t.Skipf("io_uring unavailable here: %v", err)
+	t.Run("default", func(t *testing.T) {
+		if err := uring.Available(); err != nil && os.Getenv("URING_REQUIRE") == "1" {
+			t.Fatalf("io_uring required (URING_REQUIRE=1) but unavailable: %v", err)
 		}
 		f(t, loop.WithLoops(2))
 	})
@@ -84,6 +84,11 @@ func listen(t *testing.T, h loop.Handler, opts ...loop.Option) *loop.Server {
 	t.Helper()
 	s, err := loop.Listen("tcp", "127.0.0.1:0", h, opts...)
 	require.NoError(t, err)
+	if why := s.Group().Fallback(); why != nil {
+		unavailable := uring.Available()
+		require.True(t, unavailable != nil || strings.Contains(why.Error(), "WithStd"),
+			"the loops fell back while io_uring is available: %v", why)
+	}
 	return s
 }
 
