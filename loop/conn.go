@@ -14,25 +14,24 @@ type Conn struct {
 	ctx any
 
 	// On the ring: the loop's slot, its ops and its queued bytes.
-	rl           *ringLoop
-	sv           *serverOnLoop
-	fd           int
-	idx          int32
-	gen          uint16
-	out          *outBuf // written by handlers, not yet sent
-	sending      *outBuf // in flight; sent bytes of it are done
-	sent         int
-	recvOn       bool // a multishot recv is armed
-	sendOn       bool
-	paused       bool // unsent bytes passed the high-water mark: not receiving
-	dirty        bool // on the loop's list to send
-	closing      bool // no more receiving; closes once sent (or at once when failed)
-	failed       bool
-	finished     bool
-	shutWanted   bool
-	shutDone     bool
-	err          error
-	laddr, raddr net.Addr
+	rl         *ringLoop
+	sv         *serverOnLoop
+	fd         int
+	idx        int32
+	gen        uint16
+	out        *outBuf // written by handlers, not yet sent
+	sending    *outBuf // in flight; sent bytes of it are done
+	sent       int
+	recvOn     bool // a multishot recv is armed
+	sendOn     bool
+	paused     bool // unsent bytes passed the high-water mark: not receiving
+	dirty      bool // on the loop's list to send
+	closing    bool // no more receiving; closes once sent (or at once when failed)
+	failed     bool
+	finished   bool
+	shutWanted bool
+	shutDone   bool
+	err        error
 
 	std *stdConn // on the fallback
 }

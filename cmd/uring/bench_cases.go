@@ -39,17 +39,17 @@ type benchEnv struct {
 
 // benchCase is one workload, measured on the ring and on std.
 type benchCase struct {
-	name  string
-	what  string
-	unit  string // what an op is: "op", "B"
-	solo  bool   // one goroutine (sequential copy)
+	name string
+	what string
+	unit string // what an op is: "op", "B"
+	solo bool   // one goroutine (sequential copy)
 	// window: the ring side's ops run on package loop's loops, not in the
 	// goroutines, which only count them every loopWindow: it has no
 	// latency figures.
 	window bool
-	setup func(e *benchEnv) error
-	ring  func(e *benchEnv) (newStep func(i int) (step, error), cleanup func(), err error)
-	std   func(e *benchEnv) (newStep func(i int) (step, error), cleanup func(), err error)
+	setup  func(e *benchEnv) error
+	ring   func(e *benchEnv) (newStep func(i int) (step, error), cleanup func(), err error)
+	std    func(e *benchEnv) (newStep func(i int) (step, error), cleanup func(), err error)
 }
 
 // errSkip marks a case this machine cannot run (O_DIRECT on tmpfs, or a
