@@ -1,3 +1,5 @@
+//go:build linux
+
 package loop_test
 
 import (
@@ -16,17 +18,12 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
 	"github.com/goaio/uring"
 	"github.com/goaio/uring/loop"
 	"github.com/goaio/uring/ops"
 )
-
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
 
 // modes runs f with the default options and with WithStd: the same
 // handlers must behave the same on the ring and on the std fallback. The
@@ -405,4 +402,57 @@ func TestSubmitOnFallback(t *testing.T) {
 	require.Error(t, g.Fallback())
 	_, err = g.Loops()[0].Submit(ops.Nop(), func(uring.Result) {})
 	require.ErrorIs(t, err, uring.ErrUnsupported)
+}
+
+// TestFileReadAt: a File's reads return what pread does (the data, 0 at
+// the end), with the callback after the caller's own returns, on the ring
+// and on the fallback, on the test's file system and on tmpfs (/dev/shm).
+func TestFileReadAt(t *testing.T) {
+	dirs := []string{t.TempDir()}
+	if d, err := os.MkdirTemp("/dev/shm", "loopfile"); err == nil {
+		defer os.RemoveAll(d)
+		dirs = append(dirs, d)
+	}
+	for _, dir := range dirs {
+		modes(t, func(t *testing.T, opts ...loop.Option) {
+			p := dir + "/data"
+			data := make([]byte, 3*4096+100)
+			for i := range data {
+				data[i] = byte(i * 13)
+			}
+			require.NoError(t, os.WriteFile(p, data, 0o644))
+			osf, err := os.Open(p)
+			require.NoError(t, err)
+			defer osf.Close()
+			f, err := loop.NewFile(int(osf.Fd()))
+			require.NoError(t, err)
+			g, err := loop.NewGroup(opts...)
+			require.NoError(t, err)
+			defer g.Close()
+			type got struct {
+				n     int
+				err   error
+				after bool
+			}
+			res := make(chan got, 3)
+			l := g.Loops()[0]
+			bufs := [][]byte{make([]byte, 4096), make([]byte, 4096), make([]byte, 4096)}
+			require.NoError(t, l.Run(func() {
+				returned := false
+				for i, off := range []int64{4096, 3 * 4096, int64(len(data))} {
+					require.NoError(t, f.ReadAt(l, bufs[i], off, func(n int, err error) { res <- got{n, err, returned} }))
+				}
+				returned = true
+			}))
+			want := []int{4096, 100, 0}
+			for range 3 {
+				r := <-res
+				require.NoError(t, r.err)
+				require.True(t, r.after, "the callback ran inside the caller")
+				require.Contains(t, want, r.n)
+			}
+			require.Equal(t, data[4096:2*4096], bufs[0])
+			require.Equal(t, data[3*4096:], bufs[1][:100])
+		})
+	}
 }

@@ -24,6 +24,30 @@ func tag(kind int, gen uint16, idx int32) uint64 {
 	return uint64(kind)<<48 | uint64(gen)<<32 | uint64(uint32(idx))
 }
 
+// readyRead is a File read the loop made itself, waiting for its callback.
+type readyRead struct {
+	cb  func(int, error)
+	n   int
+	err error
+}
+
+// later queues cb(n, err) to run after the current callback.
+func (rl *ringLoop) later(cb func(int, error), n int, err error) {
+	rl.ready = append(rl.ready, readyRead{cb, n, err})
+}
+
+// runReady runs the callbacks of the reads made so far; what they queue
+// runs in the next iteration, after the ring's.
+func (rl *ringLoop) runReady() {
+	q := rl.ready
+	rl.ready, rl.readySpare = rl.readySpare[:0], nil
+	for i := range q {
+		q[i].cb(q[i].n, q[i].err)
+		q[i] = readyRead{}
+	}
+	rl.readySpare = q[:0]
+}
+
 // ringLoop is a loop's io_uring side, touched only by its goroutine.
 type ringLoop struct {
 	l        *Loop
@@ -35,13 +59,15 @@ type ringLoop struct {
 	wakeOn   bool
 	stopping bool
 
-	conns   []*Conn // by index; nil where free
-	gens    []uint16
-	free    []int32
-	dirty   []*Conn // connections with bytes to send this iteration
-	pool    []*outBuf
-	servers []*serverOnLoop
-	ownOut  int // own ops in flight: each ends with one CQE without F_MORE
+	conns      []*Conn // by index; nil where free
+	gens       []uint16
+	free       []int32
+	dirty      []*Conn // connections with bytes to send this iteration
+	pool       []*outBuf
+	ready      []readyRead // File reads done by the loop itself: their callbacks run next
+	readySpare []readyRead
+	servers    []*serverOnLoop
+	ownOut     int // own ops in flight: each ends with one CQE without F_MORE
 }
 
 // serverOnLoop is a Server's accept on one loop.
@@ -127,8 +153,11 @@ func (rl *ringLoop) wakeUp() {
 func (rl *ringLoop) run() {
 	l := rl.l
 	for !rl.stopping {
+		if len(rl.ready) > 0 {
+			rl.runReady()
+		}
 		rl.flush()
-		wait := l.queued.Load() == 0
+		wait := l.queued.Load() == 0 && len(rl.ready) == 0
 		if wait {
 			l.sleeping.Store(true)
 			if l.queued.Load() != 0 {
@@ -167,7 +196,13 @@ func (rl *ringLoop) close() {
 	rl.flush()
 	// The drain goes on until the loop's own ops are done; connections
 	// that end meanwhile are flushed (their close runs) as it goes.
-	_ = rl.r.Close(rl.complete, func() bool { rl.flush(); return rl.ownOut == 0 })
+	_ = rl.r.Close(rl.complete, func() bool {
+		for len(rl.ready) > 0 {
+			rl.runReady()
+		}
+		rl.flush()
+		return rl.ownOut == 0
+	})
 	rl.bufs.Free()
 	for _, o := range rl.pool {
 		o.release()

@@ -60,7 +60,7 @@ func newGroup(b *testing.B) *loop.Group {
 
 // compare alternates the two sides for 3 rounds and returns their medians,
 // and logs each side's ops per second of the process's CPU time.
-func compare(b *testing.B, ours, c func() float64) (float64, float64) {
+func compare(b *testing.B, ours, c func() float64, names ...string) (float64, float64) {
 	var os_, cs, oeff, ceff []float64
 	timed := func(f func() float64, rates, effs *[]float64) {
 		cpu0, t0 := processCPU(), time.Now()
@@ -78,7 +78,11 @@ func compare(b *testing.B, ours, c func() float64) (float64, float64) {
 			timed(ours, &os_, &oeff)
 		}
 	}
-	b.Logf("ops per CPU second: ours %.0f, C %.0f (%.2fx)", loopback.Median(oeff), loopback.Median(ceff),
+	a, z := "loop", "C"
+	if len(names) == 2 {
+		a, z = names[0], names[1]
+	}
+	b.Logf("ops per CPU second: %s %.0f, %s %.0f (%.2fx)", a, loopback.Median(oeff), z, loopback.Median(ceff),
 		loopback.Median(oeff)/loopback.Median(ceff))
 	return loopback.Median(os_), loopback.Median(cs)
 }
@@ -159,4 +163,54 @@ func BenchmarkLoopRandRead(b *testing.B) {
 	b.Logf("loop %.0f reads/s, C 2 threads x QD32 %.0f reads/s", ours, c)
 	b.ReportMetric(ours, "ops/s")
 	b.ReportMetric(ours/c, "xC")
+}
+
+// BenchmarkLoopReadRoutes: 4 KiB random reads of a warm 256 MiB file in
+// URING_LOOP_DIR (default the test's temp dir), from the loops' callbacks
+// three ways: on the ring (64 in flight, Reads), as pread(2) made by the
+// loop itself (PreadReads), and by loop.File.ReadAt (64 in flight); each
+// against pread in 3 rounds alternating, medians. Run it on each
+// file system (make bench-loop-fs): where io_uring hands reads to io-wq
+// workers the two differ most.
+func BenchmarkLoopReadRoutes(b *testing.B) {
+	g := newGroup(b)
+	d := benchTime(b)
+	dir := os.Getenv("URING_LOOP_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	const size = 256 << 20
+	f, err := os.CreateTemp(dir, "loopread")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	chunk := make([]byte, 1<<20)
+	for i := range chunk {
+		chunk[i] = byte(i * 7)
+	}
+	for range size / len(chunk) {
+		if _, err := f.Write(chunk); err != nil {
+			b.Fatal(err)
+		}
+	}
+	fd := int(f.Fd())
+	lf, err := loop.NewFile(fd)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ring, pread := compare(b, func() float64 {
+		return measureLoad(b, func() (*loopload.Load, error) { return loopload.Reads(g, fd, size, 64) }, d)
+	}, func() float64 {
+		return measureLoad(b, func() (*loopload.Load, error) { return loopload.PreadReads(g, fd, size) }, d)
+	}, "ring", "pread")
+	file, pread2 := compare(b, func() float64 {
+		return measureLoad(b, func() (*loopload.Load, error) { return loopload.FileReads(g, lf, size, 64) }, d)
+	}, func() float64 {
+		return measureLoad(b, func() (*loopload.Load, error) { return loopload.PreadReads(g, fd, size) }, d)
+	}, "File.ReadAt", "pread")
+	b.Logf("%s: ring %.2fx pread from the loop; File.ReadAt %.2fx (pread %.0f, %.0f reads/s)", dir, ring/pread, file/pread2, pread, pread2)
+	b.ReportMetric(ring/pread, "ring-xPREAD")
+	b.ReportMetric(file/pread2, "file-xPREAD")
 }

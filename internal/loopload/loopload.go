@@ -5,9 +5,13 @@
 package loopload
 
 import (
+	"io"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/goaio/uring"
 	"github.com/goaio/uring/loop"
@@ -150,4 +154,101 @@ func start(g *loop.Group, inflight int, chain func(i int) func() ops.Op) (*Load,
 func (ld *Load) fail(err error) {
 	ld.err.CompareAndSwap(nil, &err)
 	ld.stopd.Store(true)
+}
+
+// PreadReads is Reads with each read a pread(2) made by the loop itself,
+// batch after batch of 32 from a loop callback that queues itself again
+// (Loop.Run) between batches: the loop's alternative to the ring for
+// files where io_uring hands a read to an io-wq worker (tmpfs, overlayfs).
+// While a read runs, the loop runs nothing else.
+func PreadReads(g *loop.Group, fd int, size int64) (*Load, error) {
+	const batch = 32
+	blocks := size / 4096
+	ld := &Load{g: g}
+	for li, l := range g.Loops() {
+		c := new(counter)
+		ld.per = append(ld.per, c)
+		mem := make([]byte, 2*4096)
+		skip := int((4096 - uintptr(unsafe.Pointer(&mem[0]))%4096) % 4096)
+		buf := mem[skip : skip+4096]
+		rng := rand.New(rand.NewPCG(uint64(li), 7))
+		ld.wg.Add(1)
+		var step func()
+		step = func() {
+			for range batch {
+				if _, err := unix.Pread(fd, buf, rng.Int64N(blocks)*4096); err != nil {
+					ld.fail(err)
+					break
+				}
+				c.n.Add(1)
+			}
+			if ld.stopd.Load() || l.Run(step) != nil {
+				ld.wg.Done()
+			}
+		}
+		if err := l.Run(step); err != nil {
+			ld.wg.Done()
+			ld.Stop()
+			return nil, err
+		}
+	}
+	return ld, nil
+}
+
+// FileReads is Reads through loop.File.ReadAt: each read takes the path
+// the File chose for its file system (the loop's own preadv2(RWF_NOWAIT),
+// then the ring for a miss; or pread64 on tmpfs and overlayfs).
+func FileReads(g *loop.Group, f *loop.File, size int64, inflight int) (*Load, error) {
+	blocks := size / 4096
+	loops := g.Loops()
+	ld := &Load{g: g}
+	for range loops {
+		ld.per = append(ld.per, new(counter))
+	}
+	for li, l := range loops {
+		n := (inflight + len(loops) - 1) / len(loops)
+		mem := make(chan []byte, 1)
+		if err := l.Run(func() { b, _ := l.Alloc(n * 4096); mem <- b }); err != nil {
+			return nil, err
+		}
+		m := <-mem
+		if m == nil {
+			return nil, loop.ErrNotLoop
+		}
+		for k := range n {
+			buf := m[k*4096 : (k+1)*4096 : (k+1)*4096]
+			rng := rand.New(rand.NewPCG(uint64(li*n+k), 7))
+			c := ld.per[li]
+			ld.wg.Add(1)
+			var cb func(int, error)
+			read := func() {
+				if err := f.ReadAt(l, buf, rng.Int64N(blocks)*4096, cb); err != nil {
+					ld.fail(err)
+					ld.wg.Done()
+				}
+			}
+			cb = func(n int, err error) {
+				if err != nil || n != len(buf) {
+					if err == nil {
+						err = io.ErrUnexpectedEOF
+					}
+					ld.fail(err)
+					ld.wg.Done()
+					return
+				}
+				c.n.Add(1)
+				if ld.stopd.Load() {
+					ld.wg.Done()
+					return
+				}
+				read()
+			}
+			if err := l.Run(read); err != nil {
+				ld.wg.Done()
+				ld.Stop()
+				return nil, err
+			}
+		}
+	}
+	return ld, nil
 }
