@@ -32,6 +32,7 @@ type Conn struct {
 	shutWanted bool
 	shutDone   bool
 	err        error
+	active     int64 // the loop\'s clock when bytes last moved (WithIdleTimeout)
 
 	std *stdConn // on the fallback
 }

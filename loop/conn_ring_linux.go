@@ -110,6 +110,7 @@ func (c *Conn) recvDone(res int32, flags uint32, more bool) {
 	}
 	switch {
 	case res > 0:
+		c.active = rl.clock
 		bid := uint16(flags >> 16)
 		if !c.closing {
 			act := c.s.h.OnData(c, rl.bufs.Bytes(bid, int(res)))
@@ -178,6 +179,7 @@ func (c *Conn) sendDone(res int32) {
 		return
 	}
 	c.sent += int(res)
+	c.active = c.rl.clock
 	if c.sent < len(c.sending.b) && !c.failed {
 		c.prepSend()
 		return

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/goaio/uring"
 	"github.com/goaio/uring/ops"
@@ -22,6 +23,7 @@ type config struct {
 	bufCount  int
 	entries   int
 	std       bool
+	idle      time.Duration
 }
 
 func defaultConfig() config {
@@ -42,6 +44,12 @@ func WithHighWater(n int) Option { return func(c *config) { c.highWater = n } }
 func WithBuffers(count, size int) Option {
 	return func(c *config) { c.bufCount, c.bufSize = count, size }
 }
+
+// WithIdleTimeout closes a connection that has received and sent nothing
+// for d; OnClose gets an error matching os.ErrDeadlineExceeded. On the ring
+// a timeout on the loop's ring checks every d/2; on the fallback it is a
+// read deadline.
+func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idle = d } }
 
 // WithStd runs the handlers on std net even where io_uring is available.
 func WithStd() Option { return func(c *config) { c.std = true } }

@@ -456,3 +456,31 @@ func TestFileReadAt(t *testing.T) {
 		})
 	}
 }
+
+// TestIdleTimeout: a connection that moves no bytes for the idle timeout
+// is closed, with an error matching os.ErrDeadlineExceeded; one that keeps
+// talking is not.
+func TestIdleTimeout(t *testing.T) {
+	modes(t, func(t *testing.T, opts ...loop.Option) {
+		h := &echo{}
+		s := listen(t, h, append(opts, loop.WithIdleTimeout(100*time.Millisecond))...)
+		defer s.Close()
+		quiet, err := net.Dial("tcp", s.Addr().String())
+		require.NoError(t, err)
+		defer quiet.Close()
+		busy, err := net.Dial("tcp", s.Addr().String())
+		require.NoError(t, err)
+		defer busy.Close()
+		for end := time.Now().Add(400 * time.Millisecond); time.Now().Before(end); {
+			_, err := busy.Write([]byte("x"))
+			require.NoError(t, err)
+			_, err = io.ReadFull(busy, make([]byte, 1))
+			require.NoError(t, err)
+			time.Sleep(20 * time.Millisecond)
+		}
+		require.Len(t, h.ends(), 1, "only the quiet connection ended")
+		require.ErrorIs(t, h.ends()[0], os.ErrDeadlineExceeded)
+		_, err = quiet.Read(make([]byte, 1))
+		require.Error(t, err, "the server closed the quiet connection")
+	})
+}

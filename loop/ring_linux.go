@@ -1,7 +1,9 @@
 package loop
 
 import (
+	"os"
 	"runtime"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -67,7 +69,9 @@ type ringLoop struct {
 	ready      []readyRead // File reads done by the loop itself: their callbacks run next
 	readySpare []readyRead
 	servers    []*serverOnLoop
-	ownOut     int // own ops in flight: each ends with one CQE without F_MORE
+	ownOut     int   // own ops in flight: each ends with one CQE without F_MORE
+	clock      int64 // nanoseconds since start, read once per iteration (WithIdleTimeout)
+	start      time.Time
 }
 
 // serverOnLoop is a Server's accept on one loop.
@@ -128,8 +132,36 @@ func newRingLoop(l *Loop) (*ringLoop, error) {
 	if err := rl.armWake(); err != nil {
 		return fail(err)
 	}
+	if cfg.idle > 0 {
+		rl.start = time.Now()
+		if err := rl.armIdleCheck(); err != nil {
+			return fail(err)
+		}
+	}
 	return rl, nil
 }
+
+// armIdleCheck arms the timeout after which the loop closes connections
+// idle for longer than WithIdleTimeout.
+func (rl *ringLoop) armIdleCheck() error {
+	idle := rl.l.g.cfg.idle
+	_, err := rl.r.Submit(ops.Timeout(max(idle/2, time.Millisecond), 0, 0), func(uring.Result) {
+		if rl.stopping {
+			return
+		}
+		rl.tick()
+		for _, c := range rl.conns {
+			if c != nil && !c.closing && time.Duration(rl.clock-c.active) > idle {
+				c.fail(c.opError("read", os.ErrDeadlineExceeded))
+			}
+		}
+		_ = rl.armIdleCheck()
+	})
+	return err
+}
+
+// tick reads the loop's clock.
+func (rl *ringLoop) tick() { rl.clock = int64(time.Since(rl.start)) }
 
 func (rl *ringLoop) armWake() error {
 	op := ops.Read(rl.evfd, rl.wakeBuf[:], 0)
@@ -168,6 +200,9 @@ func (rl *ringLoop) run() {
 		l.sleeping.Store(false)
 		if err != nil {
 			panic("loop: io_uring_enter: " + err.Error())
+		}
+		if !rl.start.IsZero() {
+			rl.tick()
 		}
 		rl.r.Reap(rl.complete)
 		if l.queued.Load() != 0 {
@@ -302,7 +337,7 @@ func (rl *ringLoop) open(sv *serverOnLoop, fd int) {
 		rl.gens = append(rl.gens, 0)
 	}
 	rl.gens[idx]++ // the slot's last connection's late completions never reach this one
-	c := &Conn{l: rl.l, s: sv.s, rl: rl, sv: sv, fd: fd, idx: idx, gen: rl.gens[idx]}
+	c := &Conn{l: rl.l, s: sv.s, rl: rl, sv: sv, fd: fd, idx: idx, gen: rl.gens[idx], active: rl.clock}
 	rl.conns[idx] = c
 	sv.conns++
 	c.armRecv()

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // stdConn is a connection on the fallback: a goroutine reads, and the
@@ -55,8 +56,12 @@ func (c *Conn) serveStd() {
 	c.stdAfter(h.OnOpen(c))
 	sc.mu.Unlock()
 	buf := make([]byte, c.l.g.cfg.bufSize)
+	idle := c.l.g.cfg.idle
 	var err error
 	for {
+		if idle > 0 {
+			_ = sc.nc.SetReadDeadline(time.Now().Add(idle))
+		}
 		n, rerr := sc.nc.Read(buf)
 		if n > 0 {
 			sc.mu.Lock()
