@@ -29,14 +29,15 @@ import (
 // Close cancels whatever is still in flight and waits for it, so no
 // completion writes memory after its callback ran.
 type LocalRing struct {
-	k      *kernelRing
-	v      localView
-	tail   uint32 // the next SQE the owner fills; published to the kernel by Enter
-	reqs   []*localChunk
-	free   []int32
-	out    int // Submit requests in flight
-	closed bool
-	owned  []ownedMem // Alloc's memory, freed by Close
+	k       *kernelRing
+	v       localView
+	tail    uint32 // the next SQE the owner fills; published to the kernel by Enter
+	reqs    []*localChunk
+	free    []int32
+	out     int  // Submit requests in flight
+	closing bool // Close is draining: Submit refuses new requests
+	closed  bool
+	owned   []ownedMem // Alloc's memory, freed by Close
 }
 
 // ownedMem is a block of C memory Alloc handed out: ops naming it need no
@@ -99,6 +100,9 @@ func NewLocalRing(entries, cqEntries int) (*LocalRing, error) {
 
 // sqe returns the next free SQE, entering to submit first when the SQ is full.
 func (r *LocalRing) sqe() (*sqe, error) {
+	if r.closed {
+		return nil, ErrClosed // the rings are unmapped
+	}
 	if r.tail-atomic.LoadUint32(r.v.sqHead) >= r.v.sqEntries {
 		if err := r.enter(0); err != nil {
 			return nil, err
@@ -150,7 +154,9 @@ func (r *LocalRing) Prep(op *ops.Op, ud uint64) error {
 // of its completions (a multishot op's until one without
 // ops.CQEFlagMore). It returns the request's ID, for Cancel.
 func (r *LocalRing) Submit(op ops.Op, cb func(Result)) (uint64, error) {
-	if r.closed {
+	if r.closing || r.closed {
+		// A callback that submits again on its own completion (a ticker)
+		// would keep Close's drain going forever.
 		return 0, ErrClosed
 	}
 	if err := op.Err(); err != nil {
@@ -295,8 +301,17 @@ func (r *LocalRing) CancelFd(fd int) error {
 // Pending is the number of Submit requests in flight.
 func (r *LocalRing) Pending() int { return r.out }
 
+// Closing reports whether Close has begun: a callback that would submit
+// again can stop.
+func (r *LocalRing) Closing() bool { return r.closing || r.closed }
+
 // Staged is the number of SQEs staged since the last Enter.
-func (r *LocalRing) Staged() int { return int(r.tail - atomic.LoadUint32(r.v.sqTail)) }
+func (r *LocalRing) Staged() int {
+	if r.closed {
+		return 0
+	}
+	return int(r.tail - atomic.LoadUint32(r.v.sqTail))
+}
 
 // Enter submits what is staged and, with wait, sleeps until a completion is
 // ready. It runs the ring's deferred task work either way, so completions
@@ -310,6 +325,9 @@ func (r *LocalRing) Enter(wait bool) error {
 }
 
 func (r *LocalRing) enter(min uint32) error {
+	if r.closed {
+		return ErrClosed
+	}
 	atomic.StoreUint32(r.v.sqTail, r.tail)
 	submit := r.tail - atomic.LoadUint32(r.v.sqHead)
 	e := enterRing(r.v.enterFd, submit, min, enterGetEvents|r.v.enterFlags)
@@ -324,6 +342,9 @@ func (r *LocalRing) enter(min uint32) error {
 // Reap runs the callbacks of every completion ready, hands the owner's own
 // (Prep's) to own, and returns how many it took.
 func (r *LocalRing) Reap(own func(ud uint64, res int32, flags uint32)) int {
+	if r.closed {
+		return 0
+	}
 	head := *r.v.cqHead
 	tail := atomic.LoadUint32(r.v.cqTail)
 	n := int(tail - head)
@@ -378,6 +399,7 @@ func (r *LocalRing) Close(own func(ud uint64, res int32, flags uint32), ownerIdl
 	if r.closed {
 		return ErrClosed
 	}
+	r.closing = true
 	for r.out > 0 || !ownerIdle() {
 		e, err := r.sqe()
 		if err != nil {
@@ -406,6 +428,9 @@ func (r *LocalRing) Close(own func(ud uint64, res int32, flags uint32), ownerIdl
 // bytes as group, in C memory: the kernel picks from it for ops with
 // ops.FlagBufferSelect.
 func (r *LocalRing) NewBuffers(entries, size int, group uint16) (*LocalBuffers, error) {
+	if r.closed {
+		return nil, ErrClosed
+	}
 	b, err := r.k.newBufRing(entries, size, group)
 	if err != nil {
 		return nil, err

@@ -1,9 +1,11 @@
 package uring_test
 
 import (
+	"errors"
 	"runtime"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -104,7 +106,7 @@ func TestLocalRingCloseCancels(t *testing.T) {
 }
 
 // TestLocalRingOtherThread: a thread that is not the owner's cannot enter:
-// the registered ring fd is the owner's (EBADF elsewhere), and
+// the registered ring fd is the owner's (EBADF or EINVAL elsewhere), and
 // SINGLE_ISSUER refuses other tasks (EEXIST).
 func TestLocalRingOtherThread(t *testing.T) {
 	requireRing(t)
@@ -130,5 +132,57 @@ func TestLocalRingOtherThread(t *testing.T) {
 	close(release)
 	<-made
 	require.Error(t, err)
-	require.Contains(t, []error{syscall.EBADF, syscall.EEXIST}, err)
+	require.Contains(t, []error{syscall.EBADF, syscall.EEXIST, syscall.EINVAL}, err)
+}
+
+// TestLocalRingAfterClose: after Close every method refuses or does
+// nothing: the mapped rings are gone and none of them may be touched.
+func TestLocalRingAfterClose(t *testing.T) {
+	onLocalRing(t, func(r *uring.LocalRing) {
+		assertNoError(t, r.Close(func(uint64, int32, uint32) {}, func() bool { return true }))
+		nop := ops.Nop()
+		for name, err := range map[string]error{
+			"Prep":     r.Prep(&nop, 1),
+			"Cancel":   r.Cancel(1),
+			"CancelFd": r.CancelFd(0),
+			"Enter":    r.Enter(false),
+		} {
+			if !errors.Is(err, uring.ErrClosed) {
+				t.Errorf("%s after Close: %v, want ErrClosed", name, err)
+			}
+		}
+		if _, err := r.Submit(ops.Nop(), nil); !errors.Is(err, uring.ErrClosed) {
+			t.Errorf("Submit after Close: %v", err)
+		}
+		if _, err := r.NewBuffers(8, 4096, 1); !errors.Is(err, uring.ErrClosed) {
+			t.Errorf("NewBuffers after Close: %v", err)
+		}
+		if n := r.Reap(func(uint64, int32, uint32) {}); n != 0 || r.Staged() != 0 {
+			t.Errorf("Reap %d, Staged %d after Close", n, r.Staged())
+		}
+	})
+}
+
+// TestLocalRingCloseRefusesResubmit: a callback that submits again on every
+// completion (a ticker) cannot keep Close's drain going: Submit refuses
+// once Close has begun, and Closing says so.
+func TestLocalRingCloseRefusesResubmit(t *testing.T) {
+	onLocalRing(t, func(r *uring.LocalRing) {
+		refused := false
+		var tick func(uring.Result)
+		tick = func(uring.Result) {
+			if _, err := r.Submit(ops.Timeout(time.Millisecond, 0, 0), tick); err != nil {
+				refused = errors.Is(err, uring.ErrClosed) && r.Closing()
+			}
+		}
+		tick(uring.Result{})
+		for range 3 {
+			assertNoError(t, r.Enter(true))
+			r.Reap(func(uint64, int32, uint32) {})
+		}
+		assertNoError(t, r.Close(func(uint64, int32, uint32) {}, func() bool { return true }))
+		if !refused {
+			t.Error("the ticker's Submit during Close was not refused with ErrClosed")
+		}
+	})
 }

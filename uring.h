@@ -397,16 +397,19 @@ typedef struct {
 // uring_local_init sets up a ring for one thread, the one calling it:
 // SINGLE_ISSUER and DEFER_TASKRUN (completions are posted only when that
 // thread enters to wait), SUBMIT_ALL, and its fd registered so that an
-// enter skips the file table. The SQ array maps slot i to SQE i once, so
-// that the owner only moves the tail.
+// enter skips the file table. The SQ array, where there is one, maps slot i
+// to SQE i once, so that the owner only moves the tail.
 static inline int uring_local_init(uring_t *u, unsigned entries, unsigned cq_entries, uring_local_view_t *v, unsigned *features) {
 	unsigned flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL;
 	int ret = uring_init(u, entries, cq_entries, flags, 0, -1, -1, features);
 	if (ret < 0)
 		return ret;
 	struct io_uring *r = &u->ring;
-	for (unsigned i = 0; i < r->sq.ring_entries; i++)
-		r->sq.array[i] = i;
+	// liburing 2.6 and later set up without an SQ array where the kernel
+	// allows (IORING_SETUP_NO_SQARRAY): slot i is SQE i already.
+	if (r->sq.array)
+		for (unsigned i = 0; i < r->sq.ring_entries; i++)
+			r->sq.array[i] = i;
 	v->sqes = r->sq.sqes;
 	v->sq_khead = r->sq.khead;
 	v->sq_ktail = r->sq.ktail;

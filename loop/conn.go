@@ -141,7 +141,7 @@ func (c *Conn) RemoteAddr() net.Addr {
 // go out as a callback's do.
 func (c *Conn) Run(fn func(*Conn)) error {
 	if c.std != nil {
-		return c.l.post(func() { c.stdRun(fn) })
+		return c.stdPost(fn)
 	}
 	return c.l.post(func() {
 		if !c.closing {

@@ -274,7 +274,7 @@ func (c *Conn) ringAddr(peer bool) net.Addr {
 // opError wraps err as std net does.
 func (c *Conn) opError(op string, err error) error {
 	if errors.Is(err, net.ErrClosed) && op == "write" {
-		return &net.OpError{Op: op, Net: "tcp", Err: err}
+		return &net.OpError{Op: op, Net: c.s.network, Err: err}
 	}
-	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+	return &net.OpError{Op: op, Net: c.s.network, Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }

@@ -121,7 +121,8 @@ func (g *Group) pick() *Loop { return g.loops[int(g.next.Add(1)-1)%len(g.loops)]
 
 // Close stops every loop: each closes its connections (OnClose gets
 // net.ErrClosed), cancels its ops and waits for them, and frees its ring.
-// Close returns when all are done.
+// Close returns when all are done; called from a callback on the ring, it
+// returns at once and the loops end after it.
 func (g *Group) Close() error {
 	if !g.closed.CompareAndSwap(false, true) {
 		return net.ErrClosed
@@ -135,8 +136,18 @@ func (g *Group) Close() error {
 	for _, l := range g.loops {
 		l.stop()
 	}
+	if g.onLoopThread() {
+		return nil // from a callback: the loops end once it returns
+	}
 	g.wg.Wait()
 	return nil
+}
+
+// addServer records s for Close.
+func (g *Group) addServer(s *Server) {
+	g.mu.Lock()
+	g.servers = append(g.servers, s)
+	g.mu.Unlock()
 }
 
 // Loop is one event loop: a goroutine and, on io_uring, the ring it owns.
@@ -153,12 +164,28 @@ type Loop struct {
 	wake     chan struct{} // the fallback's wake-up
 
 	ring        *ringLoop // nil on the fallback
+	tid         int       // the loop's thread (on the ring): a Close from a callback must not wait
 	stdStopping bool
 }
 
 // Run runs fn on the loop, after the callbacks already queued; from any
 // goroutine. It returns net.ErrClosed once the loop is stopping.
 func (l *Loop) Run(fn func()) error { return l.post(fn) }
+
+// onLoopThread reports whether the caller runs on one of the group's ring
+// loops, that is, in a callback.
+func (g *Group) onLoopThread() bool {
+	if g.fallback != nil {
+		return false
+	}
+	tid := gettid()
+	for _, l := range g.loops {
+		if l.tid == tid {
+			return true
+		}
+	}
+	return false
+}
 
 // Submit submits op from a callback running on this loop; cb runs on the
 // loop with each of its completions (a multishot op's until one without
@@ -222,10 +249,12 @@ func (l *Loop) post(fn func()) error {
 	}
 	l.queue = append(l.queue, fn)
 	l.queued.Add(1)
-	l.mu.Unlock()
+	// Woken under the lock: once the loop has stopped taking posts (also
+	// under it) no poster writes its eventfd, which the loop then closes.
 	if l.sleeping.Load() && l.sleeping.CompareAndSwap(true, false) {
 		l.wakeUp()
 	}
+	l.mu.Unlock()
 	return nil
 }
 

@@ -3,6 +3,7 @@ package loop
 import (
 	"os"
 	"runtime"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -79,6 +80,8 @@ type serverOnLoop struct {
 	s        *Server
 	idx      int32
 	acceptOn bool
+	retry    uint64        // the backoff timer's ID while one runs (0: none)
+	backoff  time.Duration // the wait before accepting again after an error
 	stopping bool
 	conns    int
 	reported bool
@@ -98,6 +101,7 @@ func (l *Loop) startRing() error {
 			ready <- err
 			return
 		}
+		l.tid = unix.Gettid()
 		l.ring = rl
 		ready <- nil
 		rl.run()
@@ -113,10 +117,16 @@ func newRingLoop(l *Loop) (*ringLoop, error) {
 	}
 	rl := &ringLoop{l: l, r: r, evfd: -1, wakeBuf: new([8]byte)}
 	fail := func(err error) (*ringLoop, error) {
+		// The wake read may be in flight: Close waits for it before the
+		// buffer is unpinned and the eventfd closed.
+		own := func(ud uint64, res int32, flags uint32) { rl.ownOut-- }
+		if r.Close(own, func() bool { return rl.ownOut == 0 }) != nil {
+			return nil, err // leaked, not freed under the ring
+		}
 		if rl.bufs != nil {
 			rl.bufs.Free()
 		}
-		r.Close(func(uint64, int32, uint32) {}, func() bool { return true })
+		rl.wakePin.Unpin()
 		if rl.evfd >= 0 {
 			unix.Close(rl.evfd)
 		}
@@ -189,6 +199,11 @@ func (rl *ringLoop) run() {
 			rl.runReady()
 		}
 		rl.flush()
+		if !rl.wakeOn {
+			if err := rl.armWake(); err != nil {
+				panic("loop: arming the wake-up read: " + err.Error())
+			}
+		}
 		wait := l.queued.Load() == 0 && len(rl.ready) == 0
 		if wait {
 			l.sleeping.Store(true)
@@ -231,13 +246,18 @@ func (rl *ringLoop) close() {
 	rl.flush()
 	// The drain goes on until the loop's own ops are done; connections
 	// that end meanwhile are flushed (their close runs) as it goes.
-	_ = rl.r.Close(rl.complete, func() bool {
+	err := rl.r.Close(rl.complete, func() bool {
 		for len(rl.ready) > 0 {
 			rl.runReady()
 		}
 		rl.flush()
 		return rl.ownOut == 0
 	})
+	if err != nil {
+		// The ring may still use the buffers, the pinned memory and the
+		// eventfd: they are left, not freed under it.
+		return
+	}
 	rl.bufs.Free()
 	for _, o := range rl.pool {
 		o.release()
@@ -270,10 +290,7 @@ func (rl *ringLoop) complete(ud uint64, res int32, flags uint32) {
 	case kindAccept:
 		rl.accepted(rl.servers[idx], res, more)
 	case kindWake:
-		rl.wakeOn = false
-		if !rl.stopping {
-			_ = rl.armWake()
-		}
+		rl.wakeOn = false // armed again before the loop next sleeps
 	}
 }
 
@@ -308,6 +325,7 @@ func (rl *ringLoop) accepted(sv *serverOnLoop, res int32, more bool) {
 		sv.acceptOn = false
 	}
 	if res >= 0 {
+		sv.backoff = 0
 		fd := int(res)
 		if sv.stopping {
 			unix.Close(fd)
@@ -316,12 +334,31 @@ func (rl *ringLoop) accepted(sv *serverOnLoop, res int32, more bool) {
 			rl.open(sv, fd)
 		}
 	}
-	if !sv.acceptOn {
-		if sv.stopping {
-			rl.serverDone(sv)
-		} else {
-			rl.armAccept(sv) // a multishot accept ends on errors such as EMFILE
+	if sv.acceptOn {
+		return
+	}
+	switch {
+	case sv.stopping:
+		rl.serverDone(sv)
+	case res < 0 && res != -int32(syscall.ECANCELED):
+		// EMFILE, ENFILE, ENOBUFS would fail again at once: wait before
+		// accepting again, 5 ms doubling to 1 s, as net/http's Serve does.
+		sv.backoff = min(max(2*sv.backoff, 5*time.Millisecond), time.Second)
+		id, err := rl.r.Submit(ops.Timeout(sv.backoff, 0, 0), func(uring.Result) {
+			sv.retry = 0
+			if sv.stopping {
+				rl.serverDone(sv)
+				return
+			}
+			rl.armAccept(sv)
+		})
+		if err != nil {
+			rl.armAccept(sv)
+			return
 		}
+		sv.retry = id
+	default:
+		rl.armAccept(sv) // the kernel ended the multishot accept
 	}
 }
 
@@ -366,6 +403,9 @@ func (rl *ringLoop) stopServer(s *Server) {
 	if sv.acceptOn {
 		_ = rl.r.Cancel(tag(kindAccept, 0, sv.idx))
 	}
+	if sv.retry != 0 {
+		_ = rl.r.Cancel(sv.retry)
+	}
 	for _, c := range rl.conns {
 		if c != nil && c.sv == sv {
 			c.fail(errServerClosed)
@@ -376,7 +416,7 @@ func (rl *ringLoop) stopServer(s *Server) {
 
 // serverDone tells s this loop is done with it, once nothing of it is left.
 func (rl *ringLoop) serverDone(sv *serverOnLoop) {
-	if sv.reported || sv.acceptOn || sv.conns > 0 {
+	if sv.reported || sv.acceptOn || sv.retry != 0 || sv.conns > 0 {
 		return
 	}
 	sv.reported = true
@@ -385,10 +425,15 @@ func (rl *ringLoop) serverDone(sv *serverOnLoop) {
 
 // flush sends what the dirty connections wrote.
 func (rl *ringLoop) flush() {
-	for i, c := range rl.dirty {
+	// By index: a send, or a close and its OnClose, may mark connections
+	// dirty while the list is walked, and they are sent in this walk.
+	for i := 0; i < len(rl.dirty); i++ {
+		c := rl.dirty[i]
 		rl.dirty[i] = nil
 		c.dirty = false
 		c.send()
 	}
 	rl.dirty = rl.dirty[:0]
 }
+
+func gettid() int { return unix.Gettid() }

@@ -34,3 +34,5 @@ func (c *Conn) ringWrite([]byte) (int, error) { return 0, net.ErrClosed }
 func (c *Conn) ringClose() error              { return net.ErrClosed }
 func (c *Conn) ringCloseWrite() error         { return net.ErrClosed }
 func (c *Conn) ringAddr(bool) net.Addr        { return nil }
+
+func gettid() int { return -1 }

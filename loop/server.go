@@ -11,14 +11,15 @@ import (
 
 // Server serves one listener's connections on a Group's loops.
 type Server struct {
-	g      *Group
-	ln     net.Listener
-	h      Handler
-	lfd    int
-	own    bool // Listen made the group: Close closes it
-	closed atomic.Bool
-	wg     sync.WaitGroup // each loop's part (ring), or each goroutine (fallback)
-	onLoop []*serverOnLoop
+	g       *Group
+	ln      net.Listener
+	h       Handler
+	lfd     int
+	network string // the listener's, for errors
+	own     bool   // Listen made the group: Close closes it
+	closed  atomic.Bool
+	wg      sync.WaitGroup // each loop's part (ring), or each goroutine (fallback)
+	onLoop  []*serverOnLoop
 
 	mu    sync.Mutex
 	conns map[*Conn]struct{} // the fallback's open connections
@@ -53,13 +54,11 @@ func (g *Group) Serve(ln net.Listener, h Handler) (*Server, error) {
 	if g.closed.Load() {
 		return nil, net.ErrClosed
 	}
-	s := &Server{g: g, ln: ln, h: h, lfd: -1}
-	g.mu.Lock()
-	g.servers = append(g.servers, s)
-	g.mu.Unlock()
+	s := &Server{g: g, ln: ln, h: h, lfd: -1, network: ln.Addr().Network()}
 	if g.fallback != nil {
 		s.conns = map[*Conn]struct{}{}
 		s.wg.Add(1)
+		g.addServer(s)
 		go s.acceptStd()
 		return s, nil
 	}
@@ -75,6 +74,7 @@ func (g *Group) Serve(ln net.Listener, h Handler) (*Server, error) {
 		return nil, err
 	}
 	s.onLoop = make([]*serverOnLoop, len(g.loops))
+	g.addServer(s) // only now: Group.Close stops what it holds
 	for _, l := range g.loops {
 		s.wg.Add(1)
 		if l.post(func() { l.ring.addServer(s) }) != nil {
@@ -89,7 +89,10 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Close stops accepting, closes every connection (OnClose gets
 // net.ErrClosed) and the listener, and returns when all are closed. A
-// Server made by Listen closes its Group too.
+// Server made by Listen closes its Group too. Called from a callback on the
+// ring it starts all that and returns at once (the loops cannot finish
+// while their callback waits); on the fallback a callback must not call it
+// (it would wait for that callback): use go s.Close() there.
 func (s *Server) Close() error {
 	if !s.shut() {
 		return net.ErrClosed
@@ -119,6 +122,11 @@ func (s *Server) shut() bool {
 			// A loop that no longer takes posts is stopping, and its close
 			// stops the server's part there.
 			_ = l.post(func() { l.ring.stopServer(s) })
+		}
+		if s.g.onLoopThread() {
+			// From a callback: the loops cannot finish while this waits.
+			go func() { s.wg.Wait(); s.ln.Close() }()
+			return true
 		}
 		s.wg.Wait()
 		s.ln.Close()

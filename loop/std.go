@@ -22,6 +22,12 @@ type stdConn struct {
 	shutDone     bool
 	writeErr     error
 	serverClosed atomic.Bool
+
+	// Conn.Run's functions, run in order by a goroutine of the connection
+	// (drainStd): a peer that does not read blocks only its own.
+	runq     []func(*Conn)
+	draining bool
+	ended    bool // the reader is done: nothing more runs (under the Server's mu)
 }
 
 // startStd starts a fallback loop: a goroutine that runs what is posted.
@@ -90,7 +96,46 @@ func (c *Conn) serveStd() {
 	sc.mu.Unlock()
 	c.s.mu.Lock()
 	delete(c.s.conns, c)
+	sc.ended = true
 	c.s.mu.Unlock()
+}
+
+// stdPost queues fn for the connection's drain goroutine, starting it when
+// none runs.
+func (c *Conn) stdPost(fn func(*Conn)) error {
+	s, sc := c.s, c.std
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sc.ended {
+		return nil // closed: fn does not run, as on the ring
+	}
+	sc.runq = append(sc.runq, fn)
+	if !sc.draining {
+		sc.draining = true
+		s.wg.Add(1) // the reader is still counted: the group is not at zero
+		go c.drainStd()
+	}
+	return nil
+}
+
+// drainStd runs the connection's queued functions until none is left.
+func (c *Conn) drainStd() {
+	s, sc := c.s, c.std
+	defer s.wg.Done()
+	for {
+		s.mu.Lock()
+		q := sc.runq
+		sc.runq = nil
+		if len(q) == 0 {
+			sc.draining = false
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+		for _, fn := range q {
+			c.stdRun(fn)
+		}
+	}
 }
 
 // stdAfter sends what a callback wrote and does what it asked: the
