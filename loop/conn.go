@@ -136,9 +136,11 @@ func (c *Conn) RemoteAddr() net.Addr {
 	return c.ringAddr(true)
 }
 
-// Run runs fn(c) on the connection's loop, after what is queued there, and
-// not at all once the connection is closed; from any goroutine. Its writes
-// go out as a callback's do.
+// Run runs fn(c) on the connection's loop (on the fallback, with the
+// connection's callbacks), after what is queued there, and not at all once
+// the connection is closed; from any goroutine. Its writes go out as a
+// callback's do. After the peer's FIN the connection is closing, and fn
+// does not run.
 func (c *Conn) Run(fn func(*Conn)) error {
 	if c.std != nil {
 		return c.stdPost(fn)

@@ -21,7 +21,12 @@
 // net, one goroutine per connection; Group.Fallback says why.
 //
 // Callbacks of one connection never run at once. On the ring every
-// callback of a loop runs on its one goroutine; on the fallback the
-// callbacks of different connections may run in parallel, so state shared
-// between connections needs a lock.
+// callback of a loop runs on its one goroutine, so a callback may write to
+// or close another connection of its loop; on the fallback the callbacks of
+// different connections may run in parallel, so state shared between
+// connections needs a lock, and another connection is reached with its Run.
+//
+// A callback must not block: it holds up every connection of its loop. On
+// the ring, addresses are read from the socket when asked for (an idle
+// connection keeps none), so they are nil once the socket is closed.
 package loop
