@@ -193,7 +193,7 @@ func hasCancelAny(k *kernelRing) (bool, error) {
 }
 
 func hasBufRing(k *kernelRing) (bool, error) {
-	b, err := k.newBufRing(1, 64, 0)
+	b, err := k.newBufRing(1, 64, 0, 0)
 	if errors.Is(err, syscall.EINVAL) {
 		return false, nil
 	}

@@ -426,22 +426,62 @@ func (r *LocalRing) Close(own func(ud uint64, res int32, flags uint32), ownerIdl
 
 // NewBuffers registers a provided-buffer ring of entries buffers of size
 // bytes as group, in C memory: the kernel picks from it for ops with
-// ops.FlagBufferSelect.
-func (r *LocalRing) NewBuffers(entries, size int, group uint16) (*LocalBuffers, error) {
+// ops.FlagBufferSelect. With incremental, where the kernel has it (Linux
+// 6.12; EINVAL before), a buffer is consumed a completion at a time
+// (IOU_PBUF_RING_INC): a completion with CQEFlagBufMore leaves the rest of
+// its buffer for the next, and Take says where each one's bytes are.
+func (r *LocalRing) NewBuffers(entries, size int, group uint16, incremental bool) (*LocalBuffers, error) {
 	if r.closed {
 		return nil, ErrClosed
 	}
-	b, err := r.k.newBufRing(entries, size, group)
+	var flags uint16
+	if incremental {
+		flags = pbufRingInc
+	}
+	b, err := r.k.newBufRing(entries, size, group, flags)
 	if err != nil {
 		return nil, err
 	}
-	return &LocalBuffers{b: b, r: r}, nil
+	lb := &LocalBuffers{b: b, r: r}
+	if incremental {
+		lb.off = make([]int32, entries)
+	}
+	return lb, nil
 }
+
+const (
+	pbufRingInc = 2 // IOU_PBUF_RING_INC
+	// CQEFlagBufMore says an incrementally consumed buffer has more room:
+	// it is not the owner's to recycle yet (IORING_CQE_F_BUF_MORE).
+	CQEFlagBufMore = 1 << 4
+)
 
 // LocalBuffers is a LocalRing's provided-buffer ring.
 type LocalBuffers struct {
-	b *cBufRing
-	r *LocalRing
+	b   *cBufRing
+	r   *LocalRing
+	off []int32 // incremental: where each buffer's next bytes start
+}
+
+// Incremental reports whether the kernel consumes buffers incrementally.
+func (b *LocalBuffers) Incremental() bool { return b.off != nil }
+
+// Take returns the n bytes a completion with flags delivered (C memory,
+// valid until the buffer is recycled), and whether its buffer is done,
+// to be recycled once the bytes are used.
+func (b *LocalBuffers) Take(flags uint32, n int) (data []byte, bid uint16, done bool) {
+	bid = uint16(flags >> 16)
+	if b.off == nil {
+		return b.b.bytes(bid, n), bid, true
+	}
+	off := int(b.off[bid])
+	data = b.b.bytesAt(bid, off, n)
+	if flags&CQEFlagBufMore != 0 {
+		b.off[bid] = int32(off + n)
+		return data, bid, false
+	}
+	b.off[bid] = 0
+	return data, bid, true
 }
 
 // Bytes is buffer bid's first n bytes, C memory valid until Recycle(bid).

@@ -154,7 +154,7 @@ func TestLocalRingAfterClose(t *testing.T) {
 		if _, err := r.Submit(ops.Nop(), nil); !errors.Is(err, uring.ErrClosed) {
 			t.Errorf("Submit after Close: %v", err)
 		}
-		if _, err := r.NewBuffers(8, 4096, 1); !errors.Is(err, uring.ErrClosed) {
+		if _, err := r.NewBuffers(8, 4096, 1, false); !errors.Is(err, uring.ErrClosed) {
 			t.Errorf("NewBuffers after Close: %v", err)
 		}
 		if n := r.Reap(func(uint64, int32, uint32) {}); n != 0 || r.Staged() != 0 {
@@ -184,5 +184,57 @@ func TestLocalRingCloseRefusesResubmit(t *testing.T) {
 		if !refused {
 			t.Error("the ticker's Submit during Close was not refused with ErrClosed")
 		}
+	})
+}
+
+// TestLocalBuffersIncremental: with incremental consumption (Linux 6.12),
+// two messages land in one buffer, one after the other, and Take finds
+// each; the buffer is done only when the kernel says it has no more room
+// for the group's next completion. Without it each message takes a buffer.
+func TestLocalBuffersIncremental(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	onLocalRing(t, func(r *uring.LocalRing) {
+		b, err := r.NewBuffers(4, 4096, 3, true)
+		if errors.Is(err, syscall.EINVAL) {
+			t.Skip("no IOU_PBUF_RING_INC before Linux 6.12")
+		}
+		if !assertNoError(t, err) {
+			return
+		}
+		op := ops.RecvMulti(fds[0], 3, 0)
+		assertNoError(t, r.Prep(&op, 7))
+		var got []string
+		var bids []uint16
+		var dones []bool
+		for i, msg := range []string{"first message", "second"} {
+			_, err := unix.Write(fds[1], []byte(msg))
+			assertNoError(t, err)
+			for len(got) == i {
+				assertNoError(t, r.Enter(true))
+				r.Reap(func(ud uint64, res int32, flags uint32) {
+					if res > 0 {
+						data, bid, done := b.Take(flags, int(res))
+						got, bids, dones = append(got, string(data)), append(bids, bid), append(dones, done)
+					}
+				})
+			}
+		}
+		if !b.Incremental() || len(got) != 2 || got[0] != "first message" || got[1] != "second" {
+			t.Errorf("incremental %v, got %q", b.Incremental(), got)
+		}
+		if bids[0] != bids[1] || dones[0] {
+			t.Errorf("both messages should share one buffer that is not done: bids %v, done %v", bids, dones)
+		}
+		armed := true // the multishot recv, until its last completion
+		own := func(ud uint64, res int32, flags uint32) {
+			if flags&ops.CQEFlagMore == 0 {
+				armed = false
+			}
+		}
+		assertNoError(t, r.Close(own, func() bool { return !armed }))
+		b.Free()
 	})
 }

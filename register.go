@@ -225,7 +225,7 @@ func (r *Ring) NewBufferRing(group uint16, entries, size int) (*BufferRing, erro
 	br := &BufferRing{r: r, Group: group, Entries: entries, Size: size}
 	err := r.live(func() error {
 		for i, s := range r.shards {
-			b, err := s.k.newBufRing(entries, size, group)
+			b, err := s.k.newBufRing(entries, size, group, 0)
 			if err != nil {
 				ringSize := (uint64(entries)*bufRingEntrySize + uint64(os.Getpagesize()) - 1) &^ (uint64(os.Getpagesize()) - 1)
 				// br.Close, below, undoes the shards before i.

@@ -332,7 +332,11 @@ typedef struct {
 	int group;
 } uring_bufring_t;
 
-static inline int uring_bufring_setup(uring_t *u, uring_bufring_t *b, unsigned entries, unsigned size, int group) {
+// flags are io_uring_buf_reg's (the field liburing 2.3 calls pad):
+// IOU_PBUF_RING_INC (2, Linux 6.12) has the kernel consume a buffer a
+// completion at a time, so small messages share one.
+static inline int uring_bufring_setup(uring_t *u, uring_bufring_t *b, unsigned entries, unsigned size, int group,
+				      unsigned flags) {
 	void *ringmem = NULL, *mem = NULL;
 	if (uring_since_masked(0x0513)) // IORING_REGISTER_PBUF_RING: Linux 5.19
 		return -EINVAL;
@@ -351,6 +355,7 @@ static inline int uring_bufring_setup(uring_t *u, uring_bufring_t *b, unsigned e
 	reg.ring_addr = (uint64_t)(uintptr_t)ringmem;
 	reg.ring_entries = entries;
 	reg.bgid = (uint16_t)group;
+	reg.pad = (uint16_t)flags;
 	int ret = io_uring_register_buf_ring(&u->ring, &reg, 0);
 	if (ret) {
 		free(ringmem);

@@ -183,12 +183,12 @@ func (k *kernelRing) unregisterBuffers() error {
 // cBufRing is a provided-buffer ring registered with one kernel ring.
 type cBufRing struct{ b *C.uring_bufring_t }
 
-func (k *kernelRing) newBufRing(entries, size int, group uint16) (*cBufRing, error) {
+func (k *kernelRing) newBufRing(entries, size int, group uint16, flags uint16) (*cBufRing, error) {
 	b := (*C.uring_bufring_t)(C.calloc(1, C.sizeof_uring_bufring_t))
 	if b == nil {
 		return nil, syscall.ENOMEM
 	}
-	if err := errno(C.uring_bufring_setup(k.u, b, C.uint(entries), C.uint(size), C.int(group))); err != nil {
+	if err := errno(C.uring_bufring_setup(k.u, b, C.uint(entries), C.uint(size), C.int(group), C.uint(flags))); err != nil {
 		C.free(unsafe.Pointer(b))
 		return nil, err
 	}
@@ -196,8 +196,12 @@ func (k *kernelRing) newBufRing(entries, size int, group uint16) (*cBufRing, err
 }
 
 // bytes returns buffer bid's first n bytes: a view of C memory.
-func (b *cBufRing) bytes(bid uint16, n int) []byte {
-	base := unsafe.Add(unsafe.Pointer(b.b.mem), uintptr(bid)*uintptr(b.b.size))
+func (b *cBufRing) bytes(bid uint16, n int) []byte { return b.bytesAt(bid, 0, n) }
+
+// bytesAt returns n bytes of buffer bid from off: an incrementally
+// consumed buffer's part.
+func (b *cBufRing) bytesAt(bid uint16, off, n int) []byte {
+	base := unsafe.Add(unsafe.Pointer(b.b.mem), uintptr(bid)*uintptr(b.b.size)+uintptr(off))
 	return unsafe.Slice((*byte)(base), n)
 }
 

@@ -57,12 +57,13 @@ func (k *kernelRing) unregisterBuffers() error                      { return err
 
 type cBufRing struct{}
 
-func (k *kernelRing) newBufRing(entries, size int, group uint16) (*cBufRing, error) {
+func (k *kernelRing) newBufRing(entries, size int, group uint16, flags uint16) (*cBufRing, error) {
 	return nil, errNoKernelRing
 }
-func (b *cBufRing) bytes(bid uint16, n int) []byte { return nil }
-func (b *cBufRing) recycle(bid uint16)             {}
-func (b *cBufRing) free(k *kernelRing)             {}
+func (b *cBufRing) bytes(bid uint16, n int) []byte        { return nil }
+func (b *cBufRing) bytesAt(bid uint16, off, n int) []byte { return nil }
+func (b *cBufRing) recycle(bid uint16)                    {}
+func (b *cBufRing) free(k *kernelRing)                    {}
 
 func cAlloc(n int) unsafe.Pointer { return nil }
 func cFree(p unsafe.Pointer)      {}

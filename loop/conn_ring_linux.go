@@ -111,14 +111,11 @@ func (c *Conn) recvDone(res int32, flags uint32, more bool) {
 	switch {
 	case res > 0:
 		c.active = rl.clock
-		bid := uint16(flags >> 16)
-		if !c.closing {
-			act := c.s.h.OnData(c, rl.bufs.Bytes(bid, int(res)))
-			rl.bufs.Recycle(bid)
-			if act == Close {
-				c.ringClose()
-			}
-		} else {
+		in, bid, done := rl.bufs.Take(flags, int(res))
+		if !c.closing && c.s.h.OnData(c, in) == Close {
+			c.ringClose()
+		}
+		if done {
 			rl.bufs.Recycle(bid)
 		}
 		if !c.closing && !c.paused && c.pending() > rl.l.g.cfg.highWater {

@@ -27,7 +27,7 @@ type config struct {
 }
 
 func defaultConfig() config {
-	return config{loops: runtime.GOMAXPROCS(0), highWater: 256 << 10, bufSize: 4096, bufCount: 512, entries: 1024}
+	return config{loops: runtime.GOMAXPROCS(0), highWater: 256 << 10, bufSize: 4096, bufCount: 1024, entries: 1024}
 }
 
 // WithLoops sets how many loops a Group runs (default GOMAXPROCS).
@@ -38,9 +38,10 @@ func WithLoops(n int) Option { return func(c *config) { c.loops = n } }
 func WithHighWater(n int) Option { return func(c *config) { c.highWater = n } }
 
 // WithBuffers sets each loop's receive buffers: count buffers of size bytes
-// (default 512 of 4 KiB: the pages of 2 MiB per loop, touched as they
-// cycle; a loop with more connections receiving at once than buffers
-// re-arms receives after ENOBUFS).
+// (default 1024 of 4 KiB). Where the kernel consumes buffers
+// incrementally (Linux 6.12) small messages share a buffer; before, a
+// loop with more connections receiving at once than buffers re-arms
+// receives after ENOBUFS.
 func WithBuffers(count, size int) Option {
 	return func(c *config) { c.bufCount, c.bufSize = count, size }
 }

@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"errors"
 	"os"
 	"runtime"
 	"syscall"
@@ -132,7 +133,12 @@ func newRingLoop(l *Loop) (*ringLoop, error) {
 		}
 		return nil, err
 	}
-	if rl.bufs, err = r.NewBuffers(cfg.bufCount, cfg.bufSize, bufGroup); err != nil {
+	// Incremental consumption where the kernel has it: small messages
+	// share a buffer, so fewer pages are touched and fewer buffers run out.
+	if rl.bufs, err = r.NewBuffers(cfg.bufCount, cfg.bufSize, bufGroup, true); errors.Is(err, syscall.EINVAL) {
+		rl.bufs, err = r.NewBuffers(cfg.bufCount, cfg.bufSize, bufGroup, false)
+	}
+	if err != nil {
 		return fail(err)
 	}
 	if rl.evfd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
@@ -297,7 +303,9 @@ func (rl *ringLoop) complete(ud uint64, res int32, flags uint32) {
 // dropBuffer recycles a received buffer nobody will read.
 func (rl *ringLoop) dropBuffer(res int32, flags uint32) {
 	if res > 0 && flags&ops.CQEFlagBuffer != 0 {
-		rl.bufs.Recycle(uint16(flags >> 16))
+		if _, bid, done := rl.bufs.Take(flags, int(res)); done {
+			rl.bufs.Recycle(bid)
+		}
 	}
 }
 
