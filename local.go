@@ -317,11 +317,16 @@ func (r *LocalRing) Staged() int {
 // ready. It runs the ring's deferred task work either way, so completions
 // are posted only here. An interrupted wait returns nil: Reap and enter again.
 func (r *LocalRing) Enter(wait bool) error {
-	min := uint32(0)
-	if wait {
-		min = 1
+	// First without sleeping: submit and run the task work. Under load that
+	// posts completions and no second call is needed; the one that sleeps
+	// goes through the scheduler and costs more.
+	if err := r.enter(0); err != nil || !wait {
+		return err
 	}
-	return r.enter(min)
+	if atomic.LoadUint32(r.v.cqTail) != *r.v.cqHead {
+		return nil
+	}
+	return r.enter(1)
 }
 
 func (r *LocalRing) enter(min uint32) error {

@@ -96,9 +96,16 @@ func newLocalKernelRing(entries, cqEntries uint32) (*kernelRing, localView, erro
 	}, nil
 }
 
-// enterRing is io_uring_enter as a plain system call: the LocalRing's one
-// crossing per iteration, with no cgo call around it.
+// enterRing is io_uring_enter as a plain system call: the LocalRing's
+// crossing, with no cgo call around it. An enter that may sleep (min > 0)
+// tells the scheduler (entersyscall), so that the processor goes to other
+// goroutines; one that cannot sleep does not, as a read that cannot wait
+// for a device does not in fs.
 func enterRing(fd int, submit, min, flags uint32) syscall.Errno {
+	if min == 0 {
+		_, _, e := unix.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(fd), uintptr(submit), 0, uintptr(flags), 0, 0)
+		return e
+	}
 	_, _, e := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(fd), uintptr(submit), uintptr(min), uintptr(flags), 0, 0)
 	return e
 }
