@@ -3,6 +3,7 @@ package loopload_test
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -38,5 +39,41 @@ func TestLoads(t *testing.T) {
 			require.NoError(t, ld.Stop())
 			require.Positive(t, ld.Done())
 		}
+	}
+}
+
+// TestLoadsAllocateNothing: invariant 7 on the loop: a NOP or a read
+// submitted from a loop callback, its completion reaped and its callback
+// run, allocates nothing on the heap.
+func TestLoadsAllocateNothing(t *testing.T) {
+	if err := uring.Available(); err != nil {
+		t.Skipf("io_uring unavailable here: %v", err)
+	}
+	g, err := loop.NewGroup(loop.WithLoops(2))
+	require.NoError(t, err)
+	defer g.Close()
+	p := filepath.Join(t.TempDir(), "data")
+	require.NoError(t, os.WriteFile(p, make([]byte, 1<<22), 0o644))
+	f, err := os.Open(p)
+	require.NoError(t, err)
+	defer f.Close()
+	for _, start := range []func() (*loopload.Load, error){
+		func() (*loopload.Load, error) { return loopload.Nops(g, 64) },
+		func() (*loopload.Load, error) { return loopload.Reads(g, int(f.Fd()), 1<<22, 16) },
+	} {
+		ld, err := start()
+		require.NoError(t, err)
+		time.Sleep(50 * time.Millisecond) // past the first chunk of request slots
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		n0 := ld.Done()
+		time.Sleep(200 * time.Millisecond)
+		runtime.ReadMemStats(&after)
+		n := ld.Done() - n0
+		require.NoError(t, ld.Stop())
+		require.Greater(t, n, uint64(1000))
+		// The whole process counts: the test's own few allocations are far
+		// below one per thousand ops.
+		require.Less(t, float64(after.Mallocs-before.Mallocs)/float64(n), 0.001, "heap allocations per op")
 	}
 }
