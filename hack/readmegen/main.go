@@ -43,6 +43,8 @@ var goBenches = []goBench{
 	{"./internal/netbench", "^BenchmarkNetHTTP$", "net/http \"hello\" under `wrk -c256`"},
 	{"./internal/netbench", "^BenchmarkNetIdleRSS$", "10,000 idle echo connections: server RSS, live heap per connection"},
 	{"./internal/netbench", "^BenchmarkPacketEcho$", "UDP and unixgram echo: 4 readers on one socket, 64 clients of 128 B"},
+	{"./internal/loopload", "^BenchmarkLoopNop$", "package loop: NOPs from loop callbacks, 256 in flight, against C liburing at batch 32"},
+	{"./internal/loopload", "^BenchmarkLoopRandRead$", "package loop: 4 KiB reads of a warm file from loop callbacks, 64 in flight, against C liburing with 2 threads x QD32"},
 }
 
 var quickBenches = []goBench{{".", "^BenchmarkNOP$", "`Do(Nop)` from 256 goroutines, against C liburing"}}
