@@ -185,7 +185,7 @@ func benchTable(rep *benchReport) string {
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | **%.2fx** | %s / %s%s | %s / %s | %d / %d |\n", c.Case,
 			rate(c.Uring), rate(c.Std), c.Ratio, cpu(c.Uring), cpu(c.Std), perMB,
-			duration(c.Uring.P99), duration(c.Std.P99), c.Uring.Threads, c.Std.Threads)
+			latency(c.Uring.P99), latency(c.Std.P99), c.Uring.Threads, c.Std.Threads)
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
@@ -202,6 +202,15 @@ func rate(s *benchSide) string {
 		return fmt.Sprintf("%.1f k/s", v/1e3)
 	}
 	return fmt.Sprintf("%.0f /s", v)
+}
+
+// latency is a p99, or "-" where the side has none (the loop cases count
+// ops in windows).
+func latency(ns float64) string {
+	if ns == 0 {
+		return "-"
+	}
+	return duration(ns)
 }
 
 func duration(ns float64) string {
