@@ -66,7 +66,7 @@ func (ld *Load) Stop() error {
 
 // Nops keeps inflight NOPs in flight across g's loops.
 func Nops(g *loop.Group, inflight int) (*Load, error) {
-	return start(g, inflight, func(int) func() ops.Op { return ops.Nop })
+	return start(g, inflight, submitted(func(int) func() ops.Op { return ops.Nop }))
 }
 
 // Reads keeps inflight random 4 KiB reads of fd's first size bytes in
@@ -76,6 +76,48 @@ func Nops(g *loop.Group, inflight int) (*Load, error) {
 // taken per read). Stop before Group.Close: the loops keep fd registered.
 func Reads(g *loop.Group, fd int, size int64, inflight int) (*Load, error) {
 	blocks := size / 4096
+	pages, err := loopPages(g, inflight, func(l *loop.Loop) error { return l.RegisterFiles([]int{fd}) })
+	if err != nil {
+		return nil, err
+	}
+	ld, err := start(g, inflight, submitted(func(i int) func() ops.Op {
+		buf, rng := pages(i), rand.New(rand.NewPCG(uint64(i), 7))
+		return func() ops.Op {
+			op := ops.Read(0, buf, rng.Int64N(blocks)*4096) // the loop's file 0: fd
+			op.Flags |= ops.FlagFixedFile
+			return op
+		}
+	}))
+	if ld != nil {
+		ld.files = true
+	}
+	return ld, err
+}
+
+// FileReads is Reads through loop.File.ReadAt: each read takes the path
+// the File chose for its file system (the ring; pread64 made by the loop
+// on tmpfs and overlayfs).
+func FileReads(g *loop.Group, f *loop.File, size int64, inflight int) (*Load, error) {
+	blocks := size / 4096
+	pages, err := loopPages(g, inflight, nil)
+	if err != nil {
+		return nil, err
+	}
+	return start(g, inflight, func(i int, l *loop.Loop, next func(error)) func() error {
+		buf, rng := pages(i), rand.New(rand.NewPCG(uint64(i), 7))
+		done := func(n int, err error) {
+			if err == nil && n != len(buf) {
+				err = io.ErrUnexpectedEOF
+			}
+			next(err)
+		}
+		return func() error { return f.ReadAt(l, buf, rng.Int64N(blocks)*4096, done) }
+	})
+}
+
+// loopPages gives each loop a page of its memory (Loop.Alloc) per chain it
+// runs, after setup (nil: none) on the loop; pages(i) is chain i's.
+func loopPages(g *loop.Group, inflight int, setup func(l *loop.Loop) error) (pages func(i int) []byte, err error) {
 	loops := g.Loops()
 	mem := make([][]byte, len(loops))
 	for li, l := range loops {
@@ -83,8 +125,8 @@ func Reads(g *loop.Group, fd int, size int64, inflight int) (*Load, error) {
 		done := make(chan error, 1)
 		if err := l.Run(func() {
 			var err error
-			if mem[li], err = l.Alloc(n * 4096); err == nil {
-				err = l.RegisterFiles([]int{fd})
+			if mem[li], err = l.Alloc(n * 4096); err == nil && setup != nil {
+				err = setup(l)
 			}
 			done <- err
 		}); err != nil {
@@ -94,25 +136,26 @@ func Reads(g *loop.Group, fd int, size int64, inflight int) (*Load, error) {
 			return nil, err
 		}
 	}
-	ld, err := start(g, inflight, func(i int) func() ops.Op {
+	return func(i int) []byte {
 		li, k := i%len(loops), i/len(loops) // chain i runs on loop i%len(loops)
-		buf := mem[li][k*4096 : (k+1)*4096 : (k+1)*4096]
-		rng := rand.New(rand.NewPCG(uint64(i), 7))
-		return func() ops.Op {
-			op := ops.Read(0, buf, rng.Int64N(blocks)*4096) // the loop's file 0: fd
-			op.Flags |= ops.FlagFixedFile
-			return op
-		}
-	})
-	if ld != nil {
-		ld.files = true
-	}
-	return ld, err
+		return mem[li][k*4096 : (k+1)*4096 : (k+1)*4096]
+	}, nil
 }
 
-// start runs inflight chains, spread over the loops: each op's callback
-// counts it and submits the chain's next op until Stop.
-func start(g *loop.Group, inflight int, chain func(i int) func() ops.Op) (*Load, error) {
+// submitted makes chains of Loop.Submit: chain(i) gives chain i's next op.
+func submitted(chain func(i int) func() ops.Op) func(i int, l *loop.Loop, next func(error)) func() error {
+	return func(i int, l *loop.Loop, next func(error)) func() error {
+		op := chain(i)
+		cb := func(r uring.Result) { next(r.Err()) }
+		return func() error { _, err := l.Submit(op(), cb); return err }
+	}
+}
+
+// start runs inflight chains, spread over the loops. issue(i, l, next)
+// makes chain i's issuer: it starts the chain's next op, which calls next
+// with its error when it completes; next counts it and issues again until
+// Stop. The closures are made once per chain: an op allocates nothing.
+func start(g *loop.Group, inflight int, issuer func(i int, l *loop.Loop, next func(error)) func() error) (*Load, error) {
 	ld := &Load{g: g}
 	loops := g.Loops()
 	for range loops {
@@ -120,17 +163,17 @@ func start(g *loop.Group, inflight int, chain func(i int) func() ops.Op) (*Load,
 	}
 	for i := range inflight {
 		li := i % len(loops)
-		l, c, next := loops[li], ld.per[li], chain(i)
+		l, c := loops[li], ld.per[li]
 		ld.wg.Add(1)
-		var cb func(uring.Result)
-		submit := func() {
-			if _, err := l.Submit(next(), cb); err != nil {
+		var issue func() error
+		again := func() {
+			if err := issue(); err != nil {
 				ld.fail(err)
 				ld.wg.Done()
 			}
 		}
-		cb = func(r uring.Result) {
-			if err := r.Err(); err != nil {
+		next := func(err error) {
+			if err != nil {
 				ld.fail(err)
 				ld.wg.Done()
 				return
@@ -140,9 +183,10 @@ func start(g *loop.Group, inflight int, chain func(i int) func() ops.Op) (*Load,
 				ld.wg.Done()
 				return
 			}
-			submit()
+			again()
 		}
-		if err := l.Run(submit); err != nil {
+		issue = issuer(i, l, next)
+		if err := l.Run(again); err != nil {
 			ld.wg.Done()
 			ld.Stop()
 			return nil, err
@@ -190,64 +234,6 @@ func PreadReads(g *loop.Group, fd int, size int64) (*Load, error) {
 			ld.wg.Done()
 			ld.Stop()
 			return nil, err
-		}
-	}
-	return ld, nil
-}
-
-// FileReads is Reads through loop.File.ReadAt: each read takes the path
-// the File chose for its file system (the loop's own preadv2(RWF_NOWAIT),
-// then the ring for a miss; or pread64 on tmpfs and overlayfs).
-func FileReads(g *loop.Group, f *loop.File, size int64, inflight int) (*Load, error) {
-	blocks := size / 4096
-	loops := g.Loops()
-	ld := &Load{g: g}
-	for range loops {
-		ld.per = append(ld.per, new(counter))
-	}
-	for li, l := range loops {
-		n := (inflight + len(loops) - 1) / len(loops)
-		mem := make(chan []byte, 1)
-		if err := l.Run(func() { b, _ := l.Alloc(n * 4096); mem <- b }); err != nil {
-			return nil, err
-		}
-		m := <-mem
-		if m == nil {
-			return nil, loop.ErrNotLoop
-		}
-		for k := range n {
-			buf := m[k*4096 : (k+1)*4096 : (k+1)*4096]
-			rng := rand.New(rand.NewPCG(uint64(li*n+k), 7))
-			c := ld.per[li]
-			ld.wg.Add(1)
-			var cb func(int, error)
-			read := func() {
-				if err := f.ReadAt(l, buf, rng.Int64N(blocks)*4096, cb); err != nil {
-					ld.fail(err)
-					ld.wg.Done()
-				}
-			}
-			cb = func(n int, err error) {
-				if err != nil || n != len(buf) {
-					if err == nil {
-						err = io.ErrUnexpectedEOF
-					}
-					ld.fail(err)
-					ld.wg.Done()
-					return
-				}
-				c.n.Add(1)
-				if ld.stopd.Load() {
-					ld.wg.Done()
-					return
-				}
-				read()
-			}
-			if err := l.Run(read); err != nil {
-				ld.wg.Done()
-				ld.Stop()
-				return nil, err
-			}
 		}
 	}
 	return ld, nil
