@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Server serves one listener's connections on a Group's loops.
@@ -18,6 +19,7 @@ type Server struct {
 	network string // the listener's, for errors
 	own     bool   // Listen made the group: Close closes it
 	closed  atomic.Bool
+	stop    chan struct{}  // closed by Close: the fallback's accept stops waiting
 	wg      sync.WaitGroup // each loop's part (ring), or each goroutine (fallback)
 	onLoop  []*serverOnLoop
 
@@ -54,7 +56,7 @@ func (g *Group) Serve(ln net.Listener, h Handler) (*Server, error) {
 	if g.closed.Load() {
 		return nil, net.ErrClosed
 	}
-	s := &Server{g: g, ln: ln, h: h, lfd: -1, network: ln.Addr().Network()}
+	s := &Server{g: g, ln: ln, h: h, lfd: -1, network: ln.Addr().Network(), stop: make(chan struct{})}
 	if g.fallback != nil {
 		s.conns = map[*Conn]struct{}{}
 		s.wg.Add(1)
@@ -109,6 +111,7 @@ func (s *Server) shut() bool {
 		return false
 	}
 	if s.g.fallback != nil {
+		close(s.stop)
 		s.ln.Close()
 		s.mu.Lock()
 		for c := range s.conns {
@@ -134,18 +137,44 @@ func (s *Server) shut() bool {
 	return true
 }
 
+// retryAccept reports whether an Accept error passes: the process or the
+// system is out of descriptors or memory, or a connection went before it
+// was accepted.
+func retryAccept(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // acceptStd is the fallback's accept loop.
 func (s *Server) acceptStd() {
 	defer s.wg.Done()
+	var backoff time.Duration
 	for {
 		nc, err := s.ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if !s.closed.Load() && errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if s.closed.Load() || !retryAccept(err) {
+				return
 			}
-			return
+			// EMFILE and the like would fail again at once: wait, 5 ms
+			// doubling to 1 s, as net/http's Serve does (and the ring's
+			// accept does).
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			select {
+			case <-time.After(backoff):
+			case <-s.stop:
+				return
+			}
+			continue
 		}
+		backoff = 0
 		c := &Conn{l: s.g.pick(), s: s, std: &stdConn{nc: nc}}
 		s.mu.Lock()
 		if s.closed.Load() {
