@@ -288,16 +288,6 @@ func (r *LocalRing) Cancel(ud uint64) error {
 	return nil
 }
 
-// CancelFd asks the kernel to cancel every op on descriptor fd.
-func (r *LocalRing) CancelFd(fd int) error {
-	e, err := r.sqe()
-	if err != nil {
-		return err
-	}
-	*e = sqe{opcode: uint8(ops.OpAsyncCancel), fd: int32(fd), opFlags: ops.CancelFd | ops.CancelAll, userData: localInternal}
-	return nil
-}
-
 // Pending is the number of Submit requests in flight.
 func (r *LocalRing) Pending() int { return r.out }
 
@@ -488,9 +478,6 @@ func (b *LocalBuffers) Take(flags uint32, n int) (data []byte, bid uint16, done 
 	b.off[bid] = 0
 	return data, bid, true
 }
-
-// Bytes is buffer bid's first n bytes, C memory valid until Recycle(bid).
-func (b *LocalBuffers) Bytes(bid uint16, n int) []byte { return b.b.bytes(bid, n) }
 
 // Recycle hands buffer bid back to the kernel.
 func (b *LocalBuffers) Recycle(bid uint16) { b.b.recycle(bid) }

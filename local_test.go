@@ -144,10 +144,9 @@ func TestLocalRingAfterClose(t *testing.T) {
 		assertNoError(t, r.Close(func(uint64, int32, uint32) {}, func() bool { return true }))
 		nop := ops.Nop()
 		for name, err := range map[string]error{
-			"Prep":     r.Prep(&nop, 1),
-			"Cancel":   r.Cancel(1),
-			"CancelFd": r.CancelFd(0),
-			"Enter":    r.Enter(false),
+			"Prep":   r.Prep(&nop, 1),
+			"Cancel": r.Cancel(1),
+			"Enter":  r.Enter(false),
 		} {
 			if !errors.Is(err, uring.ErrClosed) {
 				t.Errorf("%s after Close: %v, want ErrClosed", name, err)

@@ -21,13 +21,6 @@ import (
 	"github.com/goaio/uring/ops"
 )
 
-func needRing(t *testing.T) {
-	t.Helper()
-	if err := uring.Available(); err != nil {
-		t.Skipf("io_uring unavailable here: %v", err)
-	}
-}
-
 // peers: the OnClose of one connection writes to (or closes) the others,
 // as a chat server announces a user leaving.
 type peers struct {

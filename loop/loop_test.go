@@ -39,6 +39,14 @@ func modes(t *testing.T, f func(t *testing.T, opts ...loop.Option)) {
 	t.Run("std", func(t *testing.T) { f(t, loop.WithLoops(2), loop.WithStd()) })
 }
 
+// needRing skips a test of the ring alone where io_uring is unavailable.
+func needRing(t *testing.T) {
+	t.Helper()
+	if err := uring.Available(); err != nil {
+		t.Skipf("io_uring unavailable here: %v", err)
+	}
+}
+
 // echo writes back what arrives and records how connections ended.
 type echo struct {
 	loop.Base
@@ -371,9 +379,7 @@ func (h *maxBuffered) OnData(c *loop.Conn, in []byte) loop.Action {
 // completes is cancelled by the group's Close; its callback runs with
 // ECANCELED before Close returns, and its buffer is never written after.
 func TestSubmitCancelledByClose(t *testing.T) {
-	if err := uring.Available(); err != nil {
-		t.Skipf("io_uring unavailable here: %v", err)
-	}
+	needRing(t)
 	g, err := loop.NewGroup(loop.WithLoops(1))
 	require.NoError(t, err)
 	require.NoError(t, g.Fallback())

@@ -14,20 +14,28 @@ import (
 	"github.com/goaio/uring/loop"
 )
 
-// TestLoads: both loads complete ops on every loop, stop cleanly, and can
-// run again on the same group.
-func TestLoads(t *testing.T) {
+// groupAndFile returns a group of two loops and an open file of size
+// bytes, closed at the end of the test.
+func groupAndFile(t *testing.T, size int) (*loop.Group, *os.File) {
+	t.Helper()
 	if err := uring.Available(); err != nil {
 		t.Skipf("io_uring unavailable here: %v", err)
 	}
 	g, err := loop.NewGroup(loop.WithLoops(2))
 	require.NoError(t, err)
-	defer g.Close()
+	t.Cleanup(func() { g.Close() })
 	p := filepath.Join(t.TempDir(), "data")
-	require.NoError(t, os.WriteFile(p, make([]byte, 1<<20), 0o644))
+	require.NoError(t, os.WriteFile(p, make([]byte, size), 0o644))
 	f, err := os.Open(p)
 	require.NoError(t, err)
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
+	return g, f
+}
+
+// TestLoads: both loads complete ops on every loop, stop cleanly, and can
+// run again on the same group.
+func TestLoads(t *testing.T) {
+	g, f := groupAndFile(t, 1<<20)
 	for range 2 {
 		for _, start := range []func() (*loopload.Load, error){
 			func() (*loopload.Load, error) { return loopload.Nops(g, 16) },
@@ -46,17 +54,7 @@ func TestLoads(t *testing.T) {
 // submitted from a loop callback, its completion reaped and its callback
 // run, allocates nothing on the heap.
 func TestLoadsAllocateNothing(t *testing.T) {
-	if err := uring.Available(); err != nil {
-		t.Skipf("io_uring unavailable here: %v", err)
-	}
-	g, err := loop.NewGroup(loop.WithLoops(2))
-	require.NoError(t, err)
-	defer g.Close()
-	p := filepath.Join(t.TempDir(), "data")
-	require.NoError(t, os.WriteFile(p, make([]byte, 1<<22), 0o644))
-	f, err := os.Open(p)
-	require.NoError(t, err)
-	defer f.Close()
+	g, f := groupAndFile(t, 1<<22)
 	for _, start := range []func() (*loopload.Load, error){
 		func() (*loopload.Load, error) { return loopload.Nops(g, 64) },
 		func() (*loopload.Load, error) { return loopload.Reads(g, int(f.Fd()), 1<<22, 16) },
